@@ -1,0 +1,79 @@
+"""Loss functions and accuracy: what the lesson teaches, written from the formulas.
+
+The plain-numpy functions below are the definitions; the tests check them against Paddle's own
+(``F.softmax``, ``F.cross_entropy``, ``F.square_error_cost``), which training uses.
+
+* softmax turns K scores into K probabilities: p_k = exp(z_k) / sum_j exp(z_j).
+* cross-entropy of one sample is -log p(correct class); a batch's loss is the mean.
+* the lesson's "before" model regresses the digit's value with square error (y_hat - y)^2.
+* accuracy: the share of samples whose predicted digit equals the label (argmax of the ten
+  outputs for the classifier; the rounded output for the regression model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+
+def softmax(z, axis: int = -1) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))  # shifting by the max changes nothing but overflow
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def cross_entropy(probs, labels) -> float:
+    """Mean of -log p(correct class) over samples; ``probs`` [N, K], ``labels`` [N] ints."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    return float(np.mean(-np.log(probs[np.arange(len(labels)), labels])))
+
+
+def softmax_cross_entropy(logits, labels) -> float:
+    """Cross-entropy of softmax(logits): what ``F.cross_entropy(logits, labels)`` computes."""
+    return cross_entropy(softmax(logits), labels)
+
+
+def square_error(predictions, labels) -> float:
+    """Mean of (prediction - label)^2: the lesson's regression loss."""
+    diff = np.asarray(predictions, np.float64).reshape(-1) - np.asarray(labels, np.float64).reshape(-1)
+    return float(np.mean(diff * diff))
+
+
+def predicted_digits(outputs: np.ndarray) -> np.ndarray:
+    """The digit each row of model outputs stands for: argmax of 10 logits, or a rounded value."""
+    outputs = np.asarray(outputs)
+    if outputs.shape[-1] == 1:
+        return np.clip(np.rint(outputs[:, 0]), 0, 9).astype(np.int64)
+    return outputs.argmax(axis=-1)
+
+
+def accuracy(outputs, labels) -> float:
+    return float(np.mean(predicted_digits(outputs) == np.asarray(labels).reshape(-1)))
+
+
+@dataclass(frozen=True)
+class LossKind:
+    """One way to train the network: how many outputs it has and the Paddle loss on a batch."""
+    name: str
+    num_outputs: int
+    loss: Callable  # (outputs [N, K] tensor, labels [N] int64 tensor) -> scalar tensor
+
+
+def _cross_entropy_loss(logits, labels):
+    return F.cross_entropy(logits, labels)  # softmax + mean of -log p(label), fused and stable
+
+
+def _square_error_loss(outputs, labels):
+    target = paddle.cast(labels, "float32").reshape([-1, 1])
+    return paddle.mean(F.square_error_cost(outputs, target))
+
+
+LOSSES = {
+    "cross_entropy": LossKind("cross_entropy", 10, _cross_entropy_loss),
+    "mse": LossKind("mse", 1, _square_error_loss),
+}

@@ -1,0 +1,425 @@
+"""``python train.py``: train the lesson's network on MNIST, with logs, checkpoints and metrics.
+
+The defaults are the lesson's run: cross-entropy, SGD lr 0.01, batch 100 (shuffled, last partial
+batch dropped), 10 epochs, a line ``epoch: E, batch: B, loss is: X`` every 200 batches, and the
+parameters saved to ``work/mnist.pdparams``. ``--loss mse`` trains the lesson's "before" model.
+
+Every run writes a run directory (``--run-dir``, default ``work/runs/<loss>-<time>``):
+
+    config.json     the settings used (``--resume`` reads them back)
+    loss_log.csv    epoch,batch,loss for every batch
+    metrics.jsonl   one JSON object per epoch: train loss, valid loss and accuracy, seconds
+    summary.json    the final figures: eval accuracy, best valid accuracy, wall time
+    checkpoint.pd   model + optimizer + position, after every epoch and on Ctrl-C
+    model.pdparams  the trained parameters (also copied to ``--save``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import paddle
+
+from mnist.data import DEFAULT_DATAFILE, DataError, MnistDataset, atomic_write, build_datafile
+from mnist.losses import LOSSES, accuracy
+from mnist.model import MNIST
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+CHECKPOINT = "checkpoint.pd"
+# Settings that define a run; --resume takes them from the run's config.json.
+RUN_SETTINGS = ("loss", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+                "schedule", "augment", "seed", "limit", "log_interval", "datafile")
+
+
+class UsageError(Exception):
+    """Bad flags or paths: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="train.py", description="Train the lesson's MNIST network.")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
+                   help="cross_entropy (10 outputs, default) or mse (the lesson's 1-output "
+                        "regression with square error)")
+    p.add_argument("--epochs", type=int, default=10, help="passes over the training set (10)")
+    p.add_argument("--batch-size", type=int, default=100, help="images per batch (100)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (0.01)")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd",
+                   help="sgd (default), momentum or adam")
+    p.add_argument("--momentum", type=float, default=0.9, help="momentum for --optimizer momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (0)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning-rate schedule: constant (default) or cosine decay to 0")
+    p.add_argument("--augment", type=int, default=0, metavar="PIXELS",
+                   help="shift training images randomly by up to PIXELS pixels (0: off)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed; the same seed gives the same loss log on CPU")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="train on the first N training images only (quick checks)")
+    p.add_argument("--log-interval", type=int, default=200, metavar="B",
+                   help="print the loss every B batches (200)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="cpu (default) or gpu")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="CPU threads for Paddle's kernels (default: all cores)")
+    p.add_argument("--save", default="work/mnist.pdparams",
+                   help="where to save the trained parameters (work/mnist.pdparams)")
+    p.add_argument("--run-dir", default=None,
+                   help="run directory for logs and checkpoints (work/runs/<loss>-<time>)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--datafile", default=DEFAULT_DATAFILE,
+                   help=f"the lesson's data file, built if missing ({DEFAULT_DATAFILE})")
+    p.add_argument("--mnist-dir", default=None,
+                   help="folder with the official MNIST files (default: $MNIST_DIR, else "
+                        "Paddle's download cache)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="a live progress line with images/s (auto: when stdout is a terminal)")
+    return p
+
+
+def check_args(args) -> None:
+    positive = {"epochs": args.epochs, "batch-size": args.batch_size,
+                "log-interval": args.log_interval, "threads": args.threads}
+    for name, value in positive.items():
+        if value < 1:
+            raise UsageError(f"--{name} must be at least 1, not {value}")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        raise UsageError(f"--lr must be a positive number, not {args.lr}")
+    if args.limit is not None and args.limit < args.batch_size:
+        raise UsageError(f"--limit {args.limit} is smaller than one batch ({args.batch_size})")
+    if args.augment < 0 or args.weight_decay < 0 or not 0 <= args.momentum < 1:
+        raise UsageError("--augment and --weight-decay must be >= 0 and --momentum in [0, 1)")
+
+
+def set_device(device: str) -> None:
+    if device == "gpu" and not paddle.device.is_compiled_with_cuda():
+        raise UsageError("--device gpu: this Paddle was built without CUDA (install "
+                         "paddlepaddle-gpu), use --device cpu")
+    paddle.set_device(device)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pieces of the run
+# ----------------------------------------------------------------------------------------------
+
+def make_optimizer(cfg: dict, model, steps_per_epoch: int):
+    """(optimizer, learning-rate scheduler or None), stepped once per batch."""
+    lr = scheduler = None
+    if cfg["schedule"] == "cosine":
+        lr = scheduler = paddle.optimizer.lr.CosineAnnealingDecay(
+            cfg["lr"], T_max=cfg["epochs"] * steps_per_epoch)
+    else:
+        lr = cfg["lr"]
+    decay = cfg["weight_decay"] or None
+    params = model.parameters()
+    if cfg["optimizer"] == "sgd":
+        opt = paddle.optimizer.SGD(lr, parameters=params, weight_decay=decay)
+    elif cfg["optimizer"] == "momentum":
+        opt = paddle.optimizer.Momentum(lr, momentum=cfg["momentum"], parameters=params,
+                                        weight_decay=decay)
+    else:
+        opt = paddle.optimizer.Adam(lr, parameters=params, weight_decay=decay)
+    return opt, scheduler
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The shuffled order of epoch ``epoch``: a function of (seed, epoch) alone, so a resumed run
+    sees exactly the batches an uninterrupted one would."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def shift_images(images: np.ndarray, max_shift: int, rng) -> np.ndarray:
+    """Translate each image by a random whole number of pixels in [-max_shift, max_shift]."""
+    n = len(images)
+    padded = np.pad(images, ((0, 0), (0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(28)[None, :]        # [n, 28]
+    cols = dx[:, None] + np.arange(28)[None, :]
+    return padded[np.arange(n)[:, None, None], 0, rows[:, :, None], cols[:, None, :]][:, None]
+
+
+@paddle.no_grad()
+def evaluate(model, loss_kind, images: np.ndarray, labels: np.ndarray, batch: int = 1000):
+    """(mean loss, accuracy) of the model on whole arrays."""
+    model.eval()
+    outputs, losses = [], []
+    for i in range(0, len(labels), batch):
+        x = paddle.to_tensor(images[i:i + batch])
+        y = paddle.to_tensor(labels[i:i + batch])
+        out = model(x)
+        losses.append(float(loss_kind.loss(out, y)) * len(y))
+        outputs.append(out.numpy())
+    model.train()
+    return sum(losses) / len(labels), accuracy(np.concatenate(outputs), labels)
+
+
+class Progress:
+    """A live progress line with images/s when stdout is a terminal; nothing otherwise."""
+
+    def __init__(self, enabled: bool, total_batches: int, batch_size: int):
+        self.enabled, self.total, self.batch_size = enabled, total_batches, batch_size
+        self.start = time.perf_counter()
+        self.done = 0
+
+    def update(self, epoch: int, batch: int, loss: float) -> None:
+        self.done += 1
+        if self.enabled and (self.done % 10 == 0 or batch + 1 == self.total):
+            rate = self.done * self.batch_size / (time.perf_counter() - self.start)
+            sys.stdout.write(f"\repoch {epoch} [{batch + 1}/{self.total}] loss {loss:.4f} "
+                             f"{rate:.0f} images/s ")
+            sys.stdout.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            sys.stdout.write("\r\033[K")
+            sys.stdout.flush()
+
+
+class RunDir:
+    """The files of one run directory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __truediv__(self, name):
+        return self.path / name
+
+    def write_json(self, name: str, obj) -> None:
+        with atomic_write(self / name, "w") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+
+    def read_json(self, name: str):
+        with open(self / name) as f:
+            return json.load(f)
+
+    def truncate_lines(self, name: str, keep: int) -> None:
+        """Keep the first ``keep`` lines of a text file (drop what came after a checkpoint)."""
+        path = self / name
+        lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+        with atomic_write(path, "w") as f:
+            f.writelines(lines[:keep])
+
+
+def new_run_dir(requested: str | None, loss: str) -> Path:
+    if requested:
+        path = Path(requested)
+        if path.exists() and (path / "config.json").exists():
+            raise UsageError(f"--run-dir {path} already holds a run; use --resume {path} to "
+                             "continue it, or name another directory")
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path("work/runs") / f"{loss}-{stamp}"
+        n = 1
+        while path.exists():
+            n += 1
+            path = Path("work/runs") / f"{loss}-{stamp}-{n}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def save_params(state_dict, path: str | os.PathLike) -> None:
+    """paddle.save, atomically: a crash never leaves a half-written parameters file."""
+    buffer = io.BytesIO()
+    paddle.save(state_dict, buffer)
+    with atomic_write(path) as f:
+        f.write(buffer.getvalue())
+
+
+def load_params(path: str | os.PathLike):
+    return paddle.load(str(path))
+
+
+# ----------------------------------------------------------------------------------------------
+# The training run
+# ----------------------------------------------------------------------------------------------
+
+def configure(argv) -> tuple[dict, RunDir, dict | None, argparse.Namespace]:
+    """Parse flags; return (config, run dir, checkpoint or None, raw args)."""
+    parser = build_parser()
+    explicit_epochs = any(a == "--epochs" or a.startswith("--epochs=") for a in argv)
+    args = parser.parse_args(argv)
+    check_args(args)
+    if args.resume:
+        run = RunDir(Path(args.resume))
+        if not (run / "config.json").is_file() or not (run / CHECKPOINT).is_file():
+            raise UsageError(f"--resume {args.resume}: not a run directory with a checkpoint "
+                             f"(config.json and {CHECKPOINT})")
+        cfg = run.read_json("config.json")
+        if explicit_epochs:
+            cfg["epochs"] = args.epochs
+        checkpoint = paddle.load(str(run / CHECKPOINT))
+    else:
+        cfg = {k: getattr(args, k) for k in RUN_SETTINGS}
+        if cfg["seed"] is None:  # record a seed so that the run can be resumed exactly
+            cfg["seed"] = int(np.random.SeedSequence().entropy % (2**31))
+        run = RunDir(new_run_dir(args.run_dir, args.loss))
+        checkpoint = None
+    return cfg, run, checkpoint, args
+
+
+def train(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cfg, run, checkpoint, args = configure(argv)
+    set_device(args.device)
+    if args.device == "cpu":
+        paddle.set_num_threads(args.threads) if hasattr(paddle, "set_num_threads") \
+            else paddle.base.core.set_num_threads(args.threads)
+
+    build_datafile(cfg["datafile"], args.mnist_dir)
+    train_set = MnistDataset("train", cfg["datafile"])
+    valid_set = MnistDataset("valid", cfg["datafile"])
+    images, labels = train_set.images, train_set.labels
+    if cfg["limit"]:
+        images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
+    batch_size = cfg["batch_size"]
+    steps = len(labels) // batch_size  # the last partial batch is dropped, as in the lesson
+
+    loss_kind = LOSSES[cfg["loss"]]
+    paddle.seed(cfg["seed"])
+    model = MNIST(loss_kind.num_outputs)
+    optimizer, scheduler = make_optimizer(cfg, model, steps)
+
+    start_epoch, start_batch, history, log_rows, elapsed = 0, 0, [], 0, 0.0
+    if checkpoint is None:
+        run.write_json("config.json", cfg)
+        with open(run / "loss_log.csv", "w") as f:
+            f.write("epoch,batch,loss\n")
+        log_rows = 1
+        (run / "metrics.jsonl").write_text("")
+    else:
+        model.set_state_dict(checkpoint["model"])
+        optimizer.set_state_dict(checkpoint["optimizer"])
+        pos = checkpoint["position"]
+        start_epoch, start_batch, log_rows = pos["epoch"], pos["batch"], pos["log_rows"]
+        history, elapsed = pos["history"], pos["elapsed"]
+        run.truncate_lines("loss_log.csv", log_rows)
+        run.truncate_lines("metrics.jsonl", len(history))
+        run.write_json("config.json", cfg)
+        print(f"resuming {run.path} at epoch {start_epoch}, batch {start_batch}")
+
+    def save_checkpoint(epoch, batch):
+        position = {"epoch": epoch, "batch": batch, "log_rows": log_rows, "history": history,
+                    "elapsed": elapsed + time.perf_counter() - t_start}
+        save_params({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "position": position}, run / CHECKPOINT)
+
+    interrupted = []
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    progress = Progress(args.progress == "on" or (args.progress == "auto" and sys.stdout.isatty()),
+                        steps, batch_size)
+    log = open(run / "loss_log.csv", "a", newline="")
+    writer = csv.writer(log)
+    t_start = time.perf_counter()
+    model.train()
+    try:
+        for epoch in range(start_epoch, cfg["epochs"]):
+            t_epoch = time.perf_counter()
+            order = epoch_order(cfg["seed"], epoch, len(labels))
+            rng = np.random.default_rng([cfg["seed"], epoch, 1])
+            epoch_losses = []
+            for batch in range(start_batch if epoch == start_epoch else 0, steps):
+                idx = np.sort(order[batch * batch_size:(batch + 1) * batch_size])
+                x = images[idx]
+                if cfg["augment"]:
+                    x = shift_images(x, cfg["augment"], np.random.default_rng([cfg["seed"], epoch, batch]))
+                out = model(paddle.to_tensor(x))
+                loss = loss_kind.loss(out, paddle.to_tensor(labels[idx]))
+                loss.backward()
+                optimizer.step()
+                optimizer.clear_grad()
+                if scheduler is not None:
+                    scheduler.step()
+                value = float(loss)
+                if not math.isfinite(value):
+                    progress.clear()
+                    kept = f"; the last good checkpoint is {run / CHECKPOINT}" \
+                        if (run / CHECKPOINT).exists() else ""
+                    print(f"error: the loss became {value} at epoch {epoch}, batch {batch}: "
+                          f"training diverged (try a smaller --lr){kept}", file=sys.stderr)
+                    return EXIT_FAILED
+                writer.writerow([epoch, batch, f"{value:.6g}"])
+                log_rows += 1
+                epoch_losses.append(value)
+                if batch % cfg["log_interval"] == 0:
+                    progress.clear()
+                    print(f"epoch: {epoch}, batch: {batch}, loss is: {value:.7f}", flush=True)
+                progress.update(epoch, batch, value)
+                if interrupted:
+                    log.flush()
+                    save_checkpoint(epoch, batch + 1)
+                    progress.clear()
+                    print(f"interrupted: checkpoint saved; continue with "
+                          f"python train.py --resume {run.path}", file=sys.stderr)
+                    return EXIT_INTERRUPTED
+            log.flush()
+            progress.clear()
+            valid_loss, valid_acc = evaluate(model, loss_kind, valid_set.images, valid_set.labels)
+            row = {"epoch": epoch + 1,
+                   "train_loss": float(np.mean(epoch_losses)) if epoch_losses else None,
+                   "valid_loss": valid_loss, "valid_accuracy": valid_acc,
+                   "seconds": time.perf_counter() - t_epoch}
+            history.append(row)
+            with open(run / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(f"epoch {epoch + 1}/{cfg['epochs']}: valid accuracy {valid_acc:.4f}, "
+                  f"valid loss {valid_loss:.4f} ({row['seconds']:.1f} s)", flush=True)
+            save_checkpoint(epoch + 1, 0)
+    finally:
+        log.close()
+        signal.signal(signal.SIGINT, previous_handler)
+
+    eval_set = MnistDataset("eval", cfg["datafile"])
+    eval_loss, eval_acc = evaluate(model, loss_kind, eval_set.images, eval_set.labels)
+    wall = elapsed + time.perf_counter() - t_start
+    accs = [h["valid_accuracy"] for h in history]
+    summary = {"loss": cfg["loss"], "epochs": cfg["epochs"], "eval_accuracy": eval_acc,
+               "eval_loss": eval_loss, "final_valid_accuracy": accs[-1] if accs else None,
+               "best_valid_accuracy": max(accs) if accs else None,
+               "final_train_loss": history[-1]["train_loss"] if history else None,
+               "wall_time_s": wall,
+               "images_per_s": len(history) * steps * batch_size / wall if wall else None}
+    run.write_json("summary.json", summary)
+    state = model.state_dict()
+    save_params(state, run / "model.pdparams")
+    save_params(state, args.save)
+    print(f"eval accuracy {eval_acc:.4f} (eval loss {eval_loss:.4f}); {wall:.0f} s")
+    print(f"saved {args.save} and the run in {run.path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        return train(argv)
+    except UsageError as exc:
+        print(f"train.py: error: {exc} (see --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as exc:
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

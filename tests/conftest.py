@@ -1,0 +1,60 @@
+"""Shared fixtures: the real MNIST files and the lesson's data file built from them once."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def find_mnist_dir() -> Path:
+    """$MNIST_DIR, else ../shared/mnist beside the repo (where CI and these machines keep it)."""
+    folder = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "mnist")
+    if not (folder / "train-images-idx3-ubyte.gz").is_file():
+        pytest.exit(f"the official MNIST files are not in {folder}: set MNIST_DIR to a folder that "
+                    "holds them", returncode=4)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    return find_mnist_dir()
+
+
+@pytest.fixture(scope="session")
+def datafile(tmp_path_factory, mnist_dir) -> Path:
+    """work/mnist.json.gz built from the real files by the project's own command."""
+    work = tmp_path_factory.mktemp("work")
+    path = work / "mnist.json.gz"
+    result = run_module("mnist.data", "--mnist-dir", mnist_dir, "--datafile", path,
+                        "--examples", work / "examples")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def run_module(module, *args, cwd=None, env=None, timeout=900):
+    return run([sys.executable, "-m", module, *map(str, args)], cwd=cwd, env=env, timeout=timeout)
+
+
+def run_script(script, *args, cwd=None, env=None, timeout=900):
+    return run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=env,
+               timeout=timeout)
+
+
+def run(cmd, cwd=None, env=None, timeout=900):
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(cmd, cwd=cwd or REPO, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_error(result, *fragments):
+    """The CLI's failure: a single line on stderr that names each fragment, and no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert str(fragment) in lines[0], lines[0]
+    return lines[0]
