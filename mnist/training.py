@@ -332,7 +332,7 @@ def train(argv=None) -> int:
     progress = Progress(args.progress == "on" or (args.progress == "auto" and sys.stdout.isatty()),
                         steps, batch_size)
     log = open(run / "loss_log.csv", "a", newline="")
-    writer = csv.writer(log)
+    writer = csv.writer(log, lineterminator="\n")
     t_start = time.perf_counter()
     model.train()
     try:
@@ -423,3 +423,6 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("train.py: interrupted before training started", file=sys.stderr)
+        return EXIT_INTERRUPTED

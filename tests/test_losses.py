@@ -1,0 +1,47 @@
+"""The lesson's formulas in numpy, checked on its worked numbers and against Paddle's losses."""
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from mnist.losses import (LOSSES, accuracy, cross_entropy, predicted_digits, softmax,
+                          softmax_cross_entropy, square_error)
+
+
+def test_softmax_of_the_lessons_scores():
+    p = softmax([3.0, 1.0, -3.0])
+    np.testing.assert_allclose(p, [0.88, 0.12, 0.00], atol=0.005)
+    assert p.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(p, F.softmax(paddle.to_tensor([3.0, 1.0, -3.0])).numpy(), rtol=1e-6)
+
+
+def test_cross_entropy_is_minus_log_of_the_correct_class():
+    assert cross_entropy([[0.6, 0.4]], [0]) == pytest.approx(0.51, abs=0.005)
+    assert cross_entropy([[0.9, 0.1]], [1]) == pytest.approx(2.30, abs=0.005)
+
+
+def test_the_three_coin_example():
+    # labels 1, 1, 0; predicted probabilities of "1": 0.8, 0.9, 0.3
+    probs = [[0.2, 0.8], [0.1, 0.9], [0.7, 0.3]]
+    assert cross_entropy(probs, [1, 1, 0]) == pytest.approx(0.228, abs=0.0005)
+    ours = F.cross_entropy(paddle.to_tensor(probs), paddle.to_tensor([1, 1, 0]), use_softmax=False)
+    assert float(ours) == pytest.approx(cross_entropy(probs, [1, 1, 0]), rel=1e-6)
+
+
+def test_numpy_and_paddle_agree_on_a_batch_of_logits():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3, size=(64, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, size=64)
+    paddle_loss = LOSSES["cross_entropy"].loss(paddle.to_tensor(logits), paddle.to_tensor(labels))
+    assert float(paddle_loss) == pytest.approx(softmax_cross_entropy(logits, labels), rel=1e-5)
+    outputs = rng.normal(loc=4, scale=3, size=(64, 1)).astype(np.float32)
+    paddle_mse = LOSSES["mse"].loss(paddle.to_tensor(outputs), paddle.to_tensor(labels))
+    assert float(paddle_mse) == pytest.approx(square_error(outputs, labels), rel=1e-5)
+
+
+def test_accuracy_of_both_model_kinds():
+    logits = np.eye(10)[[3, 1, 4, 1]]
+    assert accuracy(logits, [3, 1, 4, 0]) == 0.75
+    assert predicted_digits(np.array([[2.6], [-1.0], [11.0], [4.4]])).tolist() == [3, 0, 9, 4]
+    assert accuracy(np.array([[2.6], [0.2]]), [3, 1]) == 0.5
