@@ -327,7 +327,7 @@ def write_examples(datafile=DEFAULT_DATAFILE, out_dir="work/examples", count=10)
         pixels = np.round(255 * (1 - images[idx, 0])).clip(0, 255).astype(np.uint8)
         path = out_dir / f"digit_{digit}.png"
         with atomic_write(path) as f:
-            Image.fromarray(pixels, mode="L").resize((112, 112), Image.Resampling.LANCZOS) \
+            Image.fromarray(pixels).resize((112, 112), Image.Resampling.LANCZOS) \
                 .save(f, format="PNG")
         written.append(path)
     return written
