@@ -333,6 +333,8 @@ def train(argv=None) -> int:
                         steps, batch_size)
     log = open(run / "loss_log.csv", "a", newline="")
     writer = csv.writer(log, lineterminator="\n")
+    print(f"training on {len(labels)} images: {steps} batches of {batch_size} per epoch, "
+          f"{cfg['epochs']} epochs, loss {cfg['loss']}", flush=True)
     t_start = time.perf_counter()
     model.train()
     try:
