@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import math
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import paddle
+import paddle.distributed as dist
 
 from mnist.data import DEFAULT_DATAFILE, DataError, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
@@ -76,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-interval", type=int, default=200, metavar="B",
                    help="print the loss every B batches (200)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="cpu (default) or gpu")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                   help="CPU threads for Paddle's kernels (default: all cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for Paddle's kernels (default: the cores, shared among the "
+                        "processes of a distributed launch)")
     p.add_argument("--save", default="work/mnist.pdparams",
                    help="where to save the trained parameters (work/mnist.pdparams)")
     p.add_argument("--run-dir", default=None,
@@ -96,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args) -> None:
     positive = {"epochs": args.epochs, "batch-size": args.batch_size,
-                "log-interval": args.log_interval, "threads": args.threads}
+                "log-interval": args.log_interval, "threads": args.threads or 1}
     for name, value in positive.items():
         if value < 1:
             raise UsageError(f"--{name} must be at least 1, not {value}")
@@ -113,6 +116,56 @@ def set_device(device: str) -> None:
         raise UsageError("--device gpu: this Paddle was built without CUDA (install "
                          "paddlepaddle-gpu), use --device cpu")
     paddle.set_device(device)
+
+
+class Cluster:
+    """This process's place in a ``paddle.distributed.launch`` job (rank 0 of 1 when run alone).
+
+    Data parallel: every process holds the whole model, takes its share of each global batch of
+    ``--batch-size`` images, and ``paddle.DataParallel`` averages the gradients, so a step is the
+    step one process would take on the whole batch. Rank 0 alone prints and writes files.
+    """
+
+    def __init__(self):
+        self.world = dist.get_world_size()
+        if self.world > 1:
+            dist.init_parallel_env()
+        self.rank = dist.get_rank()
+        self.local_rank = int(os.environ.get("PADDLE_LOCAL_RANK", self.rank))
+        self.main = self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum of ``values`` over all processes."""
+        if self.world == 1:
+            return values
+        t = paddle.to_tensor(values, dtype="float64")
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def broadcast_int(self, value: int) -> int:
+        if self.world == 1:
+            return value
+        t = paddle.to_tensor([value], dtype="int64")
+        dist.broadcast(t, src=0)
+        return int(t.item())
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def same_parameters(self, net) -> bool:
+        """True when every process holds bit-identical parameters (compares an md5 of them)."""
+        digest = hashlib.md5()
+        for _name, p in sorted(net.state_dict().items()):
+            digest.update(p.numpy().tobytes())
+        fingerprint = int(digest.hexdigest()[:15], 16)  # fits in an int64
+        if self.world == 1:
+            return True
+        high = paddle.to_tensor([fingerprint], dtype="int64")
+        low = paddle.to_tensor([-fingerprint], dtype="int64")
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        dist.all_reduce(low, op=dist.ReduceOp.MAX)
+        return int(high.item()) == -int(low.item())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,18 +209,25 @@ def shift_images(images: np.ndarray, max_shift: int, rng) -> np.ndarray:
 
 
 @paddle.no_grad()
-def evaluate(model, loss_kind, images: np.ndarray, labels: np.ndarray, batch: int = 1000):
-    """(mean loss, accuracy) of the model on whole arrays."""
+def evaluate(model, loss_kind, images: np.ndarray, labels: np.ndarray, batch: int = 1000,
+             cluster: Cluster | None = None):
+    """(mean loss, accuracy) of the model on whole arrays. In a distributed run every process
+    scores its share and the sums are combined, so all ranks get the same figures."""
+    rank, world = (cluster.rank, cluster.world) if cluster else (0, 1)
+    images, labels = images[rank::world], labels[rank::world]
     model.eval()
-    outputs, losses = [], []
+    loss_sum, correct = 0.0, 0.0
     for i in range(0, len(labels), batch):
-        x = paddle.to_tensor(images[i:i + batch])
-        y = paddle.to_tensor(labels[i:i + batch])
-        out = model(x)
-        losses.append(float(loss_kind.loss(out, y)) * len(y))
-        outputs.append(out.numpy())
+        out = model(paddle.to_tensor(images[i:i + batch]))
+        y = labels[i:i + batch]
+        loss_sum += float(loss_kind.loss(out, paddle.to_tensor(y))) * len(y)
+        correct += accuracy(out.numpy(), y) * len(y)
     model.train()
-    return sum(losses) / len(labels), accuracy(np.concatenate(outputs), labels)
+    if cluster:
+        loss_sum, correct, count = cluster.sum([loss_sum, correct, len(labels)])
+    else:
+        count = len(labels)
+    return loss_sum / count, round(correct) / count
 
 
 class Progress:
@@ -257,12 +317,16 @@ def load_params(path: str | os.PathLike):
 # The training run
 # ----------------------------------------------------------------------------------------------
 
-def configure(argv) -> tuple[dict, RunDir, dict | None, argparse.Namespace]:
-    """Parse flags; return (config, run dir, checkpoint or None, raw args)."""
+def configure(argv, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None,
+                                              argparse.Namespace]:
+    """Parse flags; return (config, run dir or None off rank 0, checkpoint or None, raw args)."""
     parser = build_parser()
     explicit_epochs = any(a == "--epochs" or a.startswith("--epochs=") for a in argv)
     args = parser.parse_args(argv)
     check_args(args)
+    if args.batch_size % cluster.world:
+        raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be a multiple "
+                         f"of the {cluster.world} processes")
     if args.resume:
         run = RunDir(Path(args.resume))
         if not (run / "config.json").is_file() or not (run / CHECKPOINT).is_file():
@@ -276,20 +340,30 @@ def configure(argv) -> tuple[dict, RunDir, dict | None, argparse.Namespace]:
         cfg = {k: getattr(args, k) for k in RUN_SETTINGS}
         if cfg["seed"] is None:  # record a seed so that the run can be resumed exactly
             cfg["seed"] = int(np.random.SeedSequence().entropy % (2**31))
-        run = RunDir(new_run_dir(args.run_dir, args.loss))
+        cfg["seed"] = cluster.broadcast_int(cfg["seed"])  # every rank starts from rank 0's
+        run = RunDir(new_run_dir(args.run_dir, args.loss)) if cluster.main else None
         checkpoint = None
-    return cfg, run, checkpoint, args
+    return cfg, (run if cluster.main else None), checkpoint, args
 
 
 def train(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    cfg, run, checkpoint, args = configure(argv)
+    args = build_parser().parse_args(argv)  # bad flags fail here, before any process group
+    check_args(args)
     set_device(args.device)
+    cluster = Cluster()
+    cfg, run, checkpoint, args = configure(argv, cluster)
+    main = cluster.main
     if args.device == "cpu":
-        paddle.set_num_threads(args.threads) if hasattr(paddle, "set_num_threads") \
-            else paddle.base.core.set_num_threads(args.threads)
+        threads = args.threads or max(1, (os.cpu_count() or 1) // cluster.world)
+        paddle.set_num_threads(threads) if hasattr(paddle, "set_num_threads") \
+            else paddle.base.core.set_num_threads(threads)
 
-    build_datafile(cfg["datafile"], args.mnist_dir)
+    # One process per machine builds the data file; the others wait, then read it.
+    if cluster.local_rank == 0:
+        build_datafile(cfg["datafile"], args.mnist_dir)
+        MnistDataset("train", cfg["datafile"])  # writes the binary cache once
+    cluster.barrier()
     train_set = MnistDataset("train", cfg["datafile"])
     valid_set = MnistDataset("valid", cfg["datafile"])
     images, labels = train_set.images, train_set.labels
@@ -300,112 +374,137 @@ def train(argv=None) -> int:
 
     loss_kind = LOSSES[cfg["loss"]]
     paddle.seed(cfg["seed"])
-    model = MNIST(loss_kind.num_outputs)
-    optimizer, scheduler = make_optimizer(cfg, model, steps)
+    net = MNIST(loss_kind.num_outputs)
+    model = paddle.DataParallel(net) if cluster.world > 1 else net
+    optimizer, scheduler = make_optimizer(cfg, net, steps)
 
     start_epoch, start_batch, history, log_rows, elapsed = 0, 0, [], 0, 0.0
     if checkpoint is None:
-        run.write_json("config.json", cfg)
-        with open(run / "loss_log.csv", "w") as f:
-            f.write("epoch,batch,loss\n")
+        if main:
+            run.write_json("config.json", cfg)
+            with open(run / "loss_log.csv", "w") as f:
+                f.write("epoch,batch,loss\n")
+            (run / "metrics.jsonl").write_text("")
         log_rows = 1
-        (run / "metrics.jsonl").write_text("")
     else:
-        model.set_state_dict(checkpoint["model"])
+        net.set_state_dict(checkpoint["model"])
         optimizer.set_state_dict(checkpoint["optimizer"])
         pos = checkpoint["position"]
         start_epoch, start_batch, log_rows = pos["epoch"], pos["batch"], pos["log_rows"]
         history, elapsed = pos["history"], pos["elapsed"]
-        run.truncate_lines("loss_log.csv", log_rows)
-        run.truncate_lines("metrics.jsonl", len(history))
-        run.write_json("config.json", cfg)
-        print(f"resuming {run.path} at epoch {start_epoch}, batch {start_batch}")
+        if main:
+            run.truncate_lines("loss_log.csv", log_rows)
+            run.truncate_lines("metrics.jsonl", len(history))
+            run.write_json("config.json", cfg)
+            print(f"resuming {run.path} at epoch {start_epoch}, batch {start_batch}")
 
     def save_checkpoint(epoch, batch):
+        if not main:
+            return
         position = {"epoch": epoch, "batch": batch, "log_rows": log_rows, "history": history,
                     "elapsed": elapsed + time.perf_counter() - t_start}
-        save_params({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        save_params({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                      "position": position}, run / CHECKPOINT)
 
+    say = print if main else (lambda *a, **k: None)
     interrupted = []
     previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
-    progress = Progress(args.progress == "on" or (args.progress == "auto" and sys.stdout.isatty()),
+    progress = Progress(main and (args.progress == "on" or
+                                  (args.progress == "auto" and sys.stdout.isatty())),
                         steps, batch_size)
-    log = open(run / "loss_log.csv", "a", newline="")
+    log = open(run / "loss_log.csv", "a", newline="") if main else io.StringIO()
     writer = csv.writer(log, lineterminator="\n")
-    print(f"training on {len(labels)} images: {steps} batches of {batch_size} per epoch, "
-          f"{cfg['epochs']} epochs, loss {cfg['loss']}", flush=True)
+    say(f"training on {len(labels)} images: {steps} batches of {batch_size} per epoch, "
+        f"{cfg['epochs']} epochs, loss {cfg['loss']}"
+        + (f", {cluster.world} processes" if cluster.world > 1 else ""), flush=True)
     t_start = time.perf_counter()
     model.train()
     try:
         for epoch in range(start_epoch, cfg["epochs"]):
             t_epoch = time.perf_counter()
             order = epoch_order(cfg["seed"], epoch, len(labels))
-            rng = np.random.default_rng([cfg["seed"], epoch, 1])
             epoch_losses = []
             for batch in range(start_batch if epoch == start_epoch else 0, steps):
                 idx = np.sort(order[batch * batch_size:(batch + 1) * batch_size])
                 x = images[idx]
                 if cfg["augment"]:
-                    x = shift_images(x, cfg["augment"], np.random.default_rng([cfg["seed"], epoch, batch]))
-                out = model(paddle.to_tensor(x))
-                loss = loss_kind.loss(out, paddle.to_tensor(labels[idx]))
+                    x = shift_images(x, cfg["augment"],
+                                     np.random.default_rng([cfg["seed"], epoch, batch]))
+                share = slice(cluster.rank, None, cluster.world)  # this process's images
+                out = model(paddle.to_tensor(x[share]))
+                loss = loss_kind.loss(out, paddle.to_tensor(labels[idx][share]))
                 loss.backward()
                 optimizer.step()
                 optimizer.clear_grad()
                 if scheduler is not None:
                     scheduler.step()
-                value = float(loss)
+                # The batch loss is the mean of the processes' losses (equal shares); a Ctrl-C
+                # seen by any process stops all of them after the same batch.
+                total, stop = cluster.sum([float(loss), float(bool(interrupted))])
+                value = total / cluster.world
                 if not math.isfinite(value):
                     progress.clear()
                     kept = f"; the last good checkpoint is {run / CHECKPOINT}" \
-                        if (run / CHECKPOINT).exists() else ""
-                    print(f"error: the loss became {value} at epoch {epoch}, batch {batch}: "
-                          f"training diverged (try a smaller --lr){kept}", file=sys.stderr)
+                        if main and (run / CHECKPOINT).exists() else ""
+                    if main:
+                        print(f"error: the loss became {value} at epoch {epoch}, batch {batch}: "
+                              f"training diverged (try a smaller --lr){kept}", file=sys.stderr)
                     return EXIT_FAILED
                 writer.writerow([epoch, batch, f"{value:.6g}"])
                 log_rows += 1
                 epoch_losses.append(value)
                 if batch % cfg["log_interval"] == 0:
                     progress.clear()
-                    print(f"epoch: {epoch}, batch: {batch}, loss is: {value:.7f}", flush=True)
+                    say(f"epoch: {epoch}, batch: {batch}, loss is: {value:.7f}", flush=True)
                 progress.update(epoch, batch, value)
-                if interrupted:
+                if stop:
                     log.flush()
                     save_checkpoint(epoch, batch + 1)
                     progress.clear()
-                    print(f"interrupted: checkpoint saved; continue with "
-                          f"python train.py --resume {run.path}", file=sys.stderr)
+                    if main:
+                        print(f"interrupted: checkpoint saved; continue with "
+                              f"python train.py --resume {run.path}", file=sys.stderr)
                     return EXIT_INTERRUPTED
             log.flush()
             progress.clear()
-            valid_loss, valid_acc = evaluate(model, loss_kind, valid_set.images, valid_set.labels)
+            valid_loss, valid_acc = evaluate(net, loss_kind, valid_set.images, valid_set.labels,
+                                             cluster=cluster)
             row = {"epoch": epoch + 1,
                    "train_loss": float(np.mean(epoch_losses)) if epoch_losses else None,
                    "valid_loss": valid_loss, "valid_accuracy": valid_acc,
                    "seconds": time.perf_counter() - t_epoch}
             history.append(row)
-            with open(run / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"epoch {epoch + 1}/{cfg['epochs']}: valid accuracy {valid_acc:.4f}, "
-                  f"valid loss {valid_loss:.4f} ({row['seconds']:.1f} s)", flush=True)
+            if main:
+                with open(run / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            say(f"epoch {epoch + 1}/{cfg['epochs']}: valid accuracy {valid_acc:.4f}, "
+                f"valid loss {valid_loss:.4f} ({row['seconds']:.1f} s)", flush=True)
             save_checkpoint(epoch + 1, 0)
     finally:
         log.close()
         signal.signal(signal.SIGINT, previous_handler)
 
     eval_set = MnistDataset("eval", cfg["datafile"])
-    eval_loss, eval_acc = evaluate(model, loss_kind, eval_set.images, eval_set.labels)
+    eval_loss, eval_acc = evaluate(net, loss_kind, eval_set.images, eval_set.labels,
+                                   cluster=cluster)
     wall = elapsed + time.perf_counter() - t_start
+    if cluster.world > 1:
+        if not cluster.same_parameters(net):
+            if main:
+                print("error: the processes ended with different parameters", file=sys.stderr)
+            return EXIT_FAILED
+        say(f"parameters identical on all {cluster.world} processes")
+    if not main:
+        return 0
     accs = [h["valid_accuracy"] for h in history]
     summary = {"loss": cfg["loss"], "epochs": cfg["epochs"], "eval_accuracy": eval_acc,
                "eval_loss": eval_loss, "final_valid_accuracy": accs[-1] if accs else None,
                "best_valid_accuracy": max(accs) if accs else None,
                "final_train_loss": history[-1]["train_loss"] if history else None,
-               "wall_time_s": wall,
+               "wall_time_s": wall, "processes": cluster.world,
                "images_per_s": len(history) * steps * batch_size / wall if wall else None}
     run.write_json("summary.json", summary)
-    state = model.state_dict()
+    state = net.state_dict()
     save_params(state, run / "model.pdparams")
     save_params(state, args.save)
     print(f"eval accuracy {eval_acc:.4f} (eval loss {eval_loss:.4f}); {wall:.0f} s")
