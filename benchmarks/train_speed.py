@@ -1,0 +1,259 @@
+"""Training throughput, side by side: the lesson's loop, this project's step, PyTorch eager.
+
+    python benchmarks/train_speed.py [--repeats 3] [--batches 50]
+
+Each contender runs in its own fresh process (so thread settings and libraries do not leak from
+one to another), in turn, ``--repeats`` times; the figure is the median images/s over the timed
+batches (after a warm-up), and the peak RSS of its process. Same network, batch 100, SGD lr 0.01,
+cross-entropy, the first 10000 real training images:
+
+    lesson      the lesson's code: a per-sample Dataset over JSON-style lists of floats, a
+                paddle.io.DataLoader, the layers in the lesson's order, Paddle's default threads
+    project     this project's step: batches sliced from numpy arrays, mnist.model.MNIST (bias
+                after pooling), all cores
+    project-2p  the project's step data-parallel on 2 processes (paddle.distributed.launch,
+                1 thread each, 50 images of every batch of 100 on each)
+    torch       the same network in PyTorch eager, if torch is importable
+                (``pip install torch==2.13.0`` gives the CPU build on these machines)
+
+It prints the ratios project/lesson and project/torch. This is a measurement, not a test: the
+machine is shared and noisy, so compare figures from one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WARMUP = 5
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(step, batches: int) -> float:
+    for i in range(WARMUP):
+        step(i)
+    start = time.perf_counter()
+    for i in range(batches):
+        step(WARMUP + i)
+    return batches * 100 / (time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------------------------
+# Workers (each runs in its own process)
+# ----------------------------------------------------------------------------------------------
+
+def worker_lesson(images, labels, batches):
+    import numpy as np
+    import paddle
+    import paddle.nn.functional as F
+
+    from mnist.model import MNIST
+
+    class LessonDataset(paddle.io.Dataset):  # the lesson's: one sample at a time from lists
+        def __init__(self, imgs, labs):
+            self.imgs, self.labs = imgs, labs
+
+        def __getitem__(self, i):
+            img = np.reshape(np.array(self.imgs[i]), [1, 28, 28]).astype("float32")
+            return img, np.reshape(np.array(self.labs[i]), [1]).astype("int64")
+
+        def __len__(self):
+            return len(self.labs)
+
+    class LessonModel(MNIST):
+        forward = MNIST.forward_lesson
+
+    data = LessonDataset(images.reshape(len(images), 784).tolist(), labels.tolist())
+    loader = paddle.io.DataLoader(data, batch_size=100, shuffle=True, drop_last=True)
+    model = LessonModel()
+    model.train()
+    opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=model.parameters())
+    batches_iter = iter(())
+
+    def step(_i):
+        nonlocal batches_iter
+        try:
+            x, y = next(batches_iter)
+        except StopIteration:
+            batches_iter = iter(loader)
+            x, y = next(batches_iter)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        float(loss)
+
+    return timed(step, batches)
+
+
+def worker_project(images, labels, batches):
+    import paddle
+
+    from mnist.losses import LOSSES
+    from mnist.model import MNIST
+    from mnist.training import Cluster
+
+    cluster = Cluster()
+    paddle.base.core.set_num_threads(max(1, (os.cpu_count() or 1) // cluster.world))
+    net = MNIST()
+    model = paddle.DataParallel(net) if cluster.world > 1 else net
+    opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=net.parameters())
+    loss_fn = LOSSES["cross_entropy"].loss
+    steps = len(labels) // 100
+
+    def step(i):  # what mnist/training.py does for one batch
+        lo = (i % steps) * 100
+        share = slice(lo + cluster.rank, lo + 100, cluster.world)
+        loss = loss_fn(model(paddle.to_tensor(images[share])), paddle.to_tensor(labels[share]))
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        cluster.sum([float(loss), 0.0])
+
+    rate = timed(step, batches)
+    return rate if cluster.main else None
+
+
+def worker_torch(images, labels, batches):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 20, 5, padding=2)
+            self.conv2 = nn.Conv2d(20, 20, 5, padding=2)
+            self.fc = nn.Linear(980, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            return self.fc(x.reshape(x.shape[0], 980))
+
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
+    steps = len(labels) // 100
+
+    def step(i):
+        lo = (i % steps) * 100
+        loss = F.cross_entropy(model(x_all[lo:lo + 100]), y_all[lo:lo + 100])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return timed(step, batches)
+
+
+WORKERS = {"lesson": worker_lesson, "project": worker_project, "torch": worker_torch}
+
+
+def run_worker(name: str, data: Path, batches: int) -> None:
+    import numpy as np
+
+    with np.load(data) as d:
+        images, labels = d["images"], d["labels"]
+    rate = WORKERS[name](images, labels, batches)
+    if rate is not None:
+        print(json.dumps({"images_per_s": rate, "peak_rss_mib": peak_rss_mib()}), flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The driver
+# ----------------------------------------------------------------------------------------------
+
+def measure(contender: str, data: Path, batches: int) -> dict | None:
+    me = [str(Path(__file__).resolve()), "--worker", contender.replace("-2p", ""),
+          "--data", str(data), "--batches", str(batches)]
+    if contender.endswith("-2p"):
+        with tempfile.TemporaryDirectory() as logs:
+            cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+                   "--log_dir", logs, *me]
+            result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                                    env={**os.environ, "PYTHONPATH": str(REPO)})
+    else:
+        result = subprocess.run([sys.executable, *me], cwd=REPO, capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+    lines = [l for l in result.stdout.splitlines() if l.startswith("{\"images_per_s\"")]
+    if result.returncode != 0 or not lines:
+        print(f"  {contender}: failed ({result.returncode}): {result.stderr.strip()[-300:]}",
+              file=sys.stderr)
+        return None
+    return json.loads(lines[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=50, help="timed batches of 100 per run")
+    parser.add_argument("--datafile", default="work/mnist.json.gz")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args.worker, Path(args.data), args.batches)
+        return 0
+
+    import importlib.util
+
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from mnist.data import MnistDataset, build_datafile
+
+    build_datafile(args.datafile)
+    train = MnistDataset("train", args.datafile)
+    contenders = ["lesson", "project", "project-2p"]
+    if importlib.util.find_spec("torch"):
+        contenders.append("torch")
+    else:
+        print("torch is not installed: skipping PyTorch (pip install torch==2.13.0)")
+    results: dict[str, list[dict]] = {c: [] for c in contenders}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "batches.npz"
+        np.savez(data, images=train.images[:10000], labels=train.labels[:10000])
+        for r in range(args.repeats):
+            for c in contenders:
+                m = measure(c, data, args.batches)
+                if m:
+                    results[c].append(m)
+                    print(f"  repeat {r + 1}: {c:<11} {m['images_per_s']:7.0f} images/s",
+                          flush=True)
+
+    median = {c: statistics.median(m["images_per_s"] for m in ms)
+              for c, ms in results.items() if ms}
+    print(f"\n{'contender':<12}{'images/s':>10}{'peak RSS':>12}   (median of {args.repeats}, "
+          f"batch 100, {os.cpu_count()} cores)")
+    for c, ms in results.items():
+        if ms:
+            rss = max(m["peak_rss_mib"] for m in ms)
+            print(f"{c:<12}{median[c]:>10.0f}{rss:>9.0f} MiB")
+    if "lesson" in median:
+        for c in ("project", "project-2p"):
+            if c in median:
+                print(f"{c} / lesson: {median[c] / median['lesson']:.2f}x")
+    if "torch" in median:
+        for c in ("project", "project-2p"):
+            if c in median:
+                print(f"{c} / torch:  {median[c] / median['torch']:.2f}x")
+    if "project" in median and "project-2p" in median:
+        print(f"2 processes / 1 process: {median['project-2p'] / median['project']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
