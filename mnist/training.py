@@ -317,13 +317,9 @@ def load_params(path: str | os.PathLike):
 # The training run
 # ----------------------------------------------------------------------------------------------
 
-def configure(argv, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None,
-                                              argparse.Namespace]:
-    """Parse flags; return (config, run dir or None off rank 0, checkpoint or None, raw args)."""
-    parser = build_parser()
+def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None]:
+    """The run's config, its run directory (None off rank 0) and the checkpoint to resume."""
     explicit_epochs = any(a == "--epochs" or a.startswith("--epochs=") for a in argv)
-    args = parser.parse_args(argv)
-    check_args(args)
     if args.batch_size % cluster.world:
         raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be a multiple "
                          f"of the {cluster.world} processes")
@@ -343,7 +339,7 @@ def configure(argv, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None,
         cfg["seed"] = cluster.broadcast_int(cfg["seed"])  # every rank starts from rank 0's
         run = RunDir(new_run_dir(args.run_dir, args.loss)) if cluster.main else None
         checkpoint = None
-    return cfg, (run if cluster.main else None), checkpoint, args
+    return cfg, (run if cluster.main else None), checkpoint
 
 
 def train(argv=None) -> int:
@@ -352,7 +348,7 @@ def train(argv=None) -> int:
     check_args(args)
     set_device(args.device)
     cluster = Cluster()
-    cfg, run, checkpoint, args = configure(argv, cluster)
+    cfg, run, checkpoint = configure(argv, args, cluster)
     main = cluster.main
     if args.device == "cpu":
         threads = args.threads or max(1, (os.cpu_count() or 1) // cluster.world)
