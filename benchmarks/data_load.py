@@ -10,7 +10,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 CHILD = r"""
 import resource, sys, time
