@@ -2,10 +2,15 @@
 
 One module per concern: ``data`` (MNIST files, ``MnistDataset``), ``model`` (the network),
 ``losses`` (softmax, cross-entropy, square error), ``training`` (``train.py``), ``prediction``
-(``predict.py``), ``runlog`` (run directories and loss logs) and ``compare`` (``compare.py``).
+(``predict.py``), ``runlog`` (run directories and loss logs), ``compare`` (``compare.py``) and
+``cpu`` (threads, and MKL's fast code path on AMD processors, set here on import).
 """
 
 import warnings
+
+from mnist import cpu as _cpu
+
+_cpu.use_fast_mkl_path()
 
 # Paddle warns about a missing C++ compiler cache on import; it concerns custom C++ ops only.
 warnings.filterwarnings("ignore", message="No ccache found")

@@ -33,6 +33,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+from mnist.cpu import set_threads
 from mnist.data import DEFAULT_DATAFILE, DataError, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
@@ -349,8 +350,7 @@ def train(argv=None) -> int:
     main = cluster.main
     if args.device == "cpu":
         threads = args.threads or max(1, (os.cpu_count() or 1) // cluster.world)
-        paddle.set_num_threads(threads) if hasattr(paddle, "set_num_threads") \
-            else paddle.base.core.set_num_threads(threads)
+        set_threads(threads)
 
     # One process per machine builds the data file; the others wait, then read it.
     if cluster.local_rank == 0:
