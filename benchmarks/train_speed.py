@@ -8,9 +8,12 @@ batches (after a warm-up), and the peak RSS of its process. Same network, batch 
 cross-entropy, the first 10000 real training images:
 
     lesson      the lesson's code: a per-sample Dataset over JSON-style lists of floats, a
-                paddle.io.DataLoader, the layers in the lesson's order, Paddle's default threads
+                paddle.io.DataLoader, the layers in the lesson's order, Paddle's default threads,
+                MKL left to its own choice of code path (as the lesson runs)
+    lesson-mkl  the same with MKL_DEBUG_CPU_TYPE=5, which this project sets on AMD processors
+                (mnist/cpu.py); only where that applies, to show how much of the gain it is
     project     this project's step: batches sliced from numpy arrays, mnist.model.MNIST (bias
-                after pooling), all cores
+                after pooling, pooling with its mask), all cores, the project's CPU settings
     project-2p  the project's step data-parallel on 2 processes (paddle.distributed.launch,
                 1 thread each, 50 images of every batch of 100 on each)
     torch       the same network in PyTorch eager, if torch is importable
@@ -160,6 +163,7 @@ def worker_torch(images, labels, batches):
 
 
 WORKERS = {"lesson": worker_lesson, "project": worker_project, "torch": worker_torch}
+ENV = {"lesson": {"MKL_DEBUG_CPU_TYPE": ""}, "lesson-mkl": {"MKL_DEBUG_CPU_TYPE": "5"}}
 
 
 def run_worker(name: str, data: Path, batches: int) -> None:
@@ -177,17 +181,17 @@ def run_worker(name: str, data: Path, batches: int) -> None:
 # ----------------------------------------------------------------------------------------------
 
 def measure(contender: str, data: Path, batches: int) -> dict | None:
-    me = [str(Path(__file__).resolve()), "--worker", contender.replace("-2p", ""),
+    me = [str(Path(__file__).resolve()), "--worker", contender.split("-")[0],
           "--data", str(data), "--batches", str(batches)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), **ENV.get(contender, {})}
     if contender.endswith("-2p"):
         with tempfile.TemporaryDirectory() as logs:
             cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
                    "--log_dir", logs, *me]
-            result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                                    env={**os.environ, "PYTHONPATH": str(REPO)})
+            result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     else:
         result = subprocess.run([sys.executable, *me], cwd=REPO, capture_output=True, text=True,
-                                env={**os.environ, "PYTHONPATH": str(REPO)})
+                                env=env)
     lines = [l for l in result.stdout.splitlines() if l.startswith("{\"images_per_s\"")]
     if result.returncode != 0 or not lines:
         print(f"  {contender}: failed ({result.returncode}): {result.stderr.strip()[-300:]}",
@@ -217,7 +221,11 @@ def main() -> int:
 
     build_datafile(args.datafile)
     train = MnistDataset("train", args.datafile)
+    from mnist.cpu import use_fast_mkl_path
+
     contenders = ["lesson", "project", "project-2p"]
+    if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
+        contenders.insert(1, "lesson-mkl")
     if importlib.util.find_spec("torch"):
         contenders.append("torch")
     else:
@@ -243,7 +251,7 @@ def main() -> int:
             rss = max(m["peak_rss_mib"] for m in ms)
             print(f"{c:<12}{median[c]:>10.0f}{rss:>9.0f} MiB")
     if "lesson" in median:
-        for c in ("project", "project-2p"):
+        for c in ("lesson-mkl", "project", "project-2p"):
             if c in median:
                 print(f"{c} / lesson: {median[c] / median['lesson']:.2f}x")
     if "torch" in median:
