@@ -7,9 +7,9 @@ one to another), in turn, ``--repeats`` times; the figure is the median images/s
 batches (after a warm-up), and the peak RSS of its process. Same network, batch 100, SGD lr 0.01,
 cross-entropy, the first 10000 real training images:
 
-    lesson      the lesson's code: a per-sample Dataset over JSON-style lists of floats, a
-                paddle.io.DataLoader, the layers in the lesson's order, Paddle's default threads,
-                MKL left to its own choice of code path (as the lesson runs)
+    lesson      the lesson's code (benchmarks/lesson.py): a per-sample Dataset over JSON-style
+                lists of floats, a paddle.io.DataLoader, the layers in the lesson's order,
+                Paddle's default threads, MKL left to its own code path (as the lesson runs)
     lesson-mkl  the same with MKL_DEBUG_CPU_TYPE=5, which this project sets on AMD processors
                 (mnist/cpu.py); only where that applies, to show how much of the gain it is
     project     this project's step: batches sliced from numpy arrays, mnist.model.MNIST (bias
@@ -58,31 +58,9 @@ def timed(step, batches: int) -> float:
 # ----------------------------------------------------------------------------------------------
 
 def worker_lesson(images, labels, batches):
-    import numpy as np
-    import paddle
-    import paddle.nn.functional as F
+    from lesson import lesson_training  # benchmarks/lesson.py: the lesson's code
 
-    from mnist.model import MNIST
-
-    class LessonDataset(paddle.io.Dataset):  # the lesson's: one sample at a time from lists
-        def __init__(self, imgs, labs):
-            self.imgs, self.labs = imgs, labs
-
-        def __getitem__(self, i):
-            img = np.reshape(np.array(self.imgs[i]), [1, 28, 28]).astype("float32")
-            return img, np.reshape(np.array(self.labs[i]), [1]).astype("int64")
-
-        def __len__(self):
-            return len(self.labs)
-
-    class LessonModel(MNIST):
-        forward = MNIST.forward_lesson
-
-    data = LessonDataset(images.reshape(len(images), 784).tolist(), labels.tolist())
-    loader = paddle.io.DataLoader(data, batch_size=100, shuffle=True, drop_last=True)
-    model = LessonModel()
-    model.train()
-    opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=model.parameters())
+    _model, loader, train_step = lesson_training(images, labels)
     batches_iter = iter(())
 
     def step(_i):
@@ -92,11 +70,7 @@ def worker_lesson(images, labels, batches):
         except StopIteration:
             batches_iter = iter(loader)
             x, y = next(batches_iter)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        opt.clear_grad()
-        float(loss)
+        float(train_step(x, y))
 
     return timed(step, batches)
 
