@@ -78,12 +78,13 @@ def worker_lesson(images, labels, batches):
 def worker_project(images, labels, batches):
     import paddle
 
+    from mnist.cpu import set_threads
     from mnist.losses import LOSSES
     from mnist.model import MNIST
     from mnist.training import Cluster
 
     cluster = Cluster()
-    paddle.base.core.set_num_threads(max(1, (os.cpu_count() or 1) // cluster.world))
+    set_threads(max(1, (os.cpu_count() or 1) // cluster.world))
     net = MNIST()
     model = paddle.DataParallel(net) if cluster.world > 1 else net
     opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=net.parameters())
@@ -191,12 +192,11 @@ def main() -> int:
     import numpy as np
 
     sys.path.insert(0, str(REPO))
+    from mnist.cpu import use_fast_mkl_path
     from mnist.data import MnistDataset, build_datafile
 
     build_datafile(args.datafile)
     train = MnistDataset("train", args.datafile)
-    from mnist.cpu import use_fast_mkl_path
-
     contenders = ["lesson", "project", "project-2p"]
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
         contenders.insert(1, "lesson-mkl")

@@ -5,8 +5,8 @@ with the Intel MKL it ships (``paddle/libs/libmklml_intel.so``). That MKL picks 
 the processor's vendor, not by what it can do: on an AMD processor it runs a generic path even
 where AVX2 is there. ``MKL_DEBUG_CPU_TYPE=5`` makes it use its AVX2 path. Measured on this
 project's AMD EPYC machine, one thread: a [19600 x 500] x [500 x 20] product (the second
-convolution of a batch) 28 ms -> 8 ms; a training step about 1.4x faster
-(``benchmarks/train_speed.py`` shows the lesson's loop with and without it).
+convolution of a batch) 28 ms -> 8 ms; the lesson's training loop 1.33x faster
+(``benchmarks/train_speed.py`` times it with and without).
 
 MKL reads the variable when it first multiplies, so setting it at import time of this package,
 before any training, is enough. We set it only on an AMD processor with AVX2, and never over a
