@@ -258,9 +258,9 @@ def build_parser():
     return p
 
 
-def format_line(path: str, probs: np.ndarray, k: int) -> str:
+def format_line(path: str, probs: np.ndarray, digit: int, k: int) -> str:
     if probs.shape[-1] == 1:  # a square-error model: a value, not probabilities
-        return f"{path}: {int(np.clip(np.rint(probs[0]), 0, 9))} (value={probs[0]:.2f})"
+        return f"{path}: {digit} (value={probs[0]:.2f})"
     order = np.argsort(-probs)[:k]
     return f"{path}: " + ", ".join(f"{d} (p={probs[d]:.2f})" for d in order)
 
@@ -306,19 +306,19 @@ def main(argv=None) -> int:
             good.append(path)
         else:
             errors.append((path, error))
-    outputs = predict_arrays(model, np.stack(inputs)) if inputs else []
-    for path, out in zip(good, outputs):
+    from mnist.losses import predicted_digits  # imports Paddle, which load_model has done
+
+    outputs = predict_arrays(model, np.stack(inputs)) if inputs else np.zeros((0, 10))
+    digits = [int(d) for d in predicted_digits(outputs)]
+    for path, out, digit in zip(good, outputs, digits):
         if args.json:
-            digit = int(np.argmax(out)) if len(out) > 1 else int(np.clip(np.rint(out[0]), 0, 9))
             key = "probabilities" if len(out) > 1 else "value"
             value = [round(float(v), 6) for v in out] if len(out) > 1 else float(out[0])
             print(json.dumps({"image": path, "digit": digit, key: value}, ensure_ascii=False))
         else:
-            print(format_line(path, out, args.top_k))
+            print(format_line(path, out, digit, args.top_k))
     if len(good) == 1 and not errors and not args.json:
-        out = outputs[0]
-        digit = int(np.argmax(out)) if len(out) > 1 else int(np.clip(np.rint(out[0]), 0, 9))
-        print(f"本次预测的数字是: {digit}")
+        print(f"本次预测的数字是: {digits[0]}")
     for path, reason in errors:
         print(f"predict.py: {path}: {reason}", file=sys.stderr)
     return EXIT_SOME_FAILED if errors else 0
