@@ -307,10 +307,6 @@ def save_params(state_dict, path: str | os.PathLike) -> None:
         f.write(buffer.getvalue())
 
 
-def load_params(path: str | os.PathLike):
-    return paddle.load(str(path))
-
-
 # ----------------------------------------------------------------------------------------------
 # The training run
 # ----------------------------------------------------------------------------------------------
