@@ -25,13 +25,14 @@ import io
 import json
 import os
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import paddle
 from paddle.vision.datasets import MNIST as PaddleMNIST
+
+from mnist.files import atomic_write  # noqa: F401  (also used from here by other modules)
 
 DEFAULT_DATAFILE = "work/mnist.json.gz"
 MODES = ("train", "valid", "eval")
@@ -161,25 +162,6 @@ def official_splits(official: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarr
     n = SPLIT_SIZES["train"]
     return {"train": (ti[:n], tl[:n]), "valid": (ti[n:], tl[n:]),
             "eval": (official["test_images"], official["test_labels"])}
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb"):
-    """Open a temp file beside ``path``; on success rename it over ``path``, else remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, mode) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def write_json(splits, datafile: str | os.PathLike) -> None:
