@@ -33,6 +33,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+from mnist.augment import distort, shift_images
 from mnist.cpu import set_threads
 from mnist.data import DEFAULT_DATAFILE, DataError, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
@@ -43,8 +44,17 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 CHECKPOINT = "checkpoint.pd"
 # Settings that define a run; --resume takes them from the run's config.json.
-RUN_SETTINGS = ("loss", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                "schedule", "augment", "seed", "limit", "log_interval", "datafile")
+RUN_SETTINGS = ("preset", "loss", "epochs", "batch_size", "lr", "optimizer", "momentum",
+                "weight_decay", "schedule", "augment", "distort", "seed", "limit", "log_interval",
+                "datafile")
+# --preset NAME sets these defaults; a flag given explicitly overrides its preset's value.
+PRESETS = {
+    "lesson": {},  # the lesson's run: the parser's own defaults
+    "robust": {    # for real pictures: the same network trained on distorted digits
+        "optimizer": "momentum", "lr": 0.03, "schedule": "cosine", "weight_decay": 0.0005,
+        "augment": 2, "distort": True, "epochs": 25,
+    },
+}
 
 
 class UsageError(Exception):
@@ -57,7 +67,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="train.py", description="Train the lesson's MNIST network.")
+    p = _Parser(prog="train.py", description="Train the lesson's MNIST network.",
+                allow_abbrev=False)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
+                   help="lesson (default: the lesson's settings) or robust (for real pictures: "
+                        "momentum, cosine schedule, distorted digits, 25 epochs); explicit "
+                        "flags override the preset")
     p.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
                    help="cross_entropy (10 outputs, default) or mse (the lesson's 1-output "
                         "regression with square error)")
@@ -72,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning-rate schedule: constant (default) or cosine decay to 0")
     p.add_argument("--augment", type=int, default=0, metavar="PIXELS",
                    help="shift training images randomly by up to PIXELS pixels (0: off)")
+    p.add_argument("--distort", action=argparse.BooleanOptionalAction, default=False,
+                   help="distort training images at random: stroke thickness, rotation, scale, "
+                        "shear, blur, contrast (shifts by up to --augment pixels)")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed; the same seed gives the same loss log on CPU")
     p.add_argument("--limit", type=int, default=None, metavar="N",
@@ -96,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="a live progress line with images/s (auto: when stdout is a terminal)")
     return p
+
+
+def parse_args(argv) -> argparse.Namespace:
+    """The flags, with the defaults of the chosen --preset under the explicit ones."""
+    parser = build_parser()
+    preset = parser.parse_known_args(argv)[0].preset
+    parser.set_defaults(**PRESETS[preset])
+    return parser.parse_args(argv)
 
 
 def check_args(args) -> None:
@@ -197,16 +223,6 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The shuffled order of epoch ``epoch``: a function of (seed, epoch) alone, so a resumed run
     sees exactly the batches an uninterrupted one would."""
     return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def shift_images(images: np.ndarray, max_shift: int, rng) -> np.ndarray:
-    """Translate each image by a random whole number of pixels in [-max_shift, max_shift]."""
-    n = len(images)
-    padded = np.pad(images, ((0, 0), (0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
-    rows = dy[:, None] + np.arange(28)[None, :]        # [n, 28]
-    cols = dx[:, None] + np.arange(28)[None, :]
-    return padded[np.arange(n)[:, None, None], 0, rows[:, :, None], cols[:, None, :]][:, None]
 
 
 @paddle.no_grad()
@@ -338,7 +354,7 @@ def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict |
 
 def train(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)  # bad flags fail here, before any process group
+    args = parse_args(argv)  # bad flags fail here, before any process group
     check_args(args)
     set_device(args.device)
     cluster = Cluster()
@@ -416,9 +432,11 @@ def train(argv=None) -> int:
             for batch in range(start_batch if epoch == start_epoch else 0, steps):
                 idx = np.sort(order[batch * batch_size:(batch + 1) * batch_size])
                 x = images[idx]
-                if cfg["augment"]:
-                    x = shift_images(x, cfg["augment"],
-                                     np.random.default_rng([cfg["seed"], epoch, batch]))
+                rng = np.random.default_rng([cfg["seed"], epoch, batch])
+                if cfg.get("distort"):
+                    x = distort(x, rng, cfg["augment"])
+                elif cfg["augment"]:
+                    x = shift_images(x, cfg["augment"], rng)
                 share = slice(cluster.rank, None, cluster.world)  # this process's images
                 out = model(paddle.to_tensor(x[share]))
                 loss = loss_kind.loss(out, paddle.to_tensor(labels[idx][share]))
