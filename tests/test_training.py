@@ -128,6 +128,8 @@ def test_diverging_loss_stops_and_keeps_what_was_saved(tmp_path, datafile):
     (["--device", "gpu"], "CUDA"),
     (["--run-dir", "/proc/no/such/dir"], "/proc/no/such/dir"),
     (["--resume", "/nonexistent-run"], "/nonexistent-run"),
+    (["--preset", "fast"], "fast"),
+    (["--epoch", "3"], "--epoch"),  # abbreviations are not taken for other flags
 ])
 def test_bad_flags_give_one_line_and_exit_2(flags, fragment, datafile):
     result = run_script("train.py", "--datafile", datafile, *flags)
@@ -143,3 +145,29 @@ def test_corrupt_datafile_exits_2(tmp_path):
     result = run_script("train.py", "--datafile", bad, "--run-dir", tmp_path / "run")
     assert result.returncode == 2
     one_line_error(result, bad)
+
+
+def test_presets_resolve_and_explicit_flags_override():
+    from mnist.training import PRESETS, build_parser, parse_args
+
+    plain = vars(build_parser().parse_args([]))
+    assert vars(parse_args([])) == plain == vars(parse_args(["--preset", "lesson"]))
+    assert (plain["optimizer"], plain["lr"], plain["epochs"], plain["distort"]) == \
+        ("sgd", 0.01, 10, False)
+    robust = vars(parse_args(["--preset", "robust"]))
+    assert robust == {**plain, "preset": "robust", **PRESETS["robust"]}
+    assert robust["distort"] and robust["optimizer"] == "momentum"
+    mine = vars(parse_args(["--lr", "0.05", "--preset", "robust", "--no-distort"]))
+    assert mine == {**robust, "lr": 0.05, "distort": False}
+
+
+def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, datafile):
+    _result, run_dir, _params = train_run(tmp_path_factory, datafile, "robust",
+                                          "--preset", "robust", "--epochs", "1",
+                                          "--limit", "5000", "--lr", "0.02", "--seed", "5")
+    config = json.loads((run_dir / "config.json").read_text())
+    assert {k: config[k] for k in ("preset", "optimizer", "lr", "schedule", "weight_decay",
+                                   "augment", "distort", "epochs")} == \
+        {"preset": "robust", "optimizer": "momentum", "lr": 0.02, "schedule": "cosine",
+         "weight_decay": 0.0005, "augment": 2, "distort": True, "epochs": 1}
+    assert metrics(run_dir)[0]["valid_accuracy"] > 0.8
