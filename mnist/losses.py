@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import paddle
-import paddle.nn.functional as F
 
 
 def softmax(z, axis: int = -1) -> np.ndarray:
@@ -64,11 +62,19 @@ class LossKind:
     loss: Callable  # (outputs [N, K] tensor, labels [N] int64 tensor) -> scalar tensor
 
 
+# Paddle is imported where a loss is computed, not on import: predicting with an ONNX model
+# uses this module's numpy functions without the training framework.
+
 def _cross_entropy_loss(logits, labels):
+    import paddle.nn.functional as F
+
     return F.cross_entropy(logits, labels)  # softmax + mean of -log p(label), fused and stable
 
 
 def _square_error_loss(outputs, labels):
+    import paddle
+    import paddle.nn.functional as F
+
     target = paddle.cast(labels, "float32").reshape([-1, 1])
     return paddle.mean(F.square_error_cost(outputs, target))
 

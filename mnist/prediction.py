@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist.losses import predicted_digits
 from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, load_input
+from mnist.predictors import (EagerPredictor, ModelError, Predictor, load_predictor,
+                              probabilities)
 
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -39,16 +42,13 @@ def load_model(params_path):
 
 
 def predict_arrays(model, inputs: np.ndarray, batch: int = 500) -> np.ndarray:
-    """Model outputs for inputs [N, 1, 28, 28]: probabilities [N, 10], or values [N, 1]."""
-    import paddle
-    import paddle.nn.functional as F
-
-    outs = []
-    with paddle.no_grad():
-        for i in range(0, len(inputs), batch):
-            out = model(paddle.to_tensor(inputs[i:i + batch]))
-            outs.append((F.softmax(out, axis=-1) if out.shape[-1] > 1 else out).numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, 10), np.float32)
+    """Model outputs for inputs [N, 1, 28, 28]: probabilities [N, 10], or values [N, 1].
+    ``model`` is a ``mnist.predictors.Predictor`` or the eager network itself."""
+    if not isinstance(model, Predictor):
+        model = EagerPredictor(model)
+    outs = [probabilities(model.outputs(inputs[i:i + batch]))
+            for i in range(0, len(inputs), batch)]
+    return np.concatenate(outs) if outs else np.zeros((0, model.num_outputs), np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,8 +93,11 @@ def build_parser():
                                 description="Predict the digit in each picture.")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="picture files (PNG, JPEG, BMP, GIF, ...) or folders of them")
-    p.add_argument("--params", default="work/mnist.pdparams",
-                   help="trained parameters (work/mnist.pdparams, written by train.py)")
+    p.add_argument("--model", "--params", dest="model", default="work/mnist.pdparams",
+                   help="the trained network: parameters from train.py (.pdparams, default "
+                        "work/mnist.pdparams), or a model from export.py: a Paddle inference "
+                        "model (mnist.json, or its folder) or mnist.onnx (run by ONNX Runtime, "
+                        "without Paddle)")
     p.add_argument("--preprocess", choices=sorted(PIPELINES), default="mnist",
                    help="mnist (default: crop, scale and centre like MNIST) or lesson "
                         "(the lesson's plain resize)")
@@ -141,9 +144,9 @@ def main(argv=None) -> int:
         print(f"predict.py: error: --top-k must be between 1 and 10, not {args.top_k}",
               file=sys.stderr)
         return EXIT_USAGE
-    if not os.path.isfile(args.params):
-        print(f"predict.py: error: no trained parameters at {args.params}; train a model first "
-              f"with `python train.py` (or pass --params PATH)", file=sys.stderr)
+    if not os.path.exists(args.model):
+        print(f"predict.py: error: no trained model at {args.model}; train one first with "
+              f"`python train.py` (or pass --model PATH)", file=sys.stderr)
         return EXIT_USAGE
 
     if args.save_inputs:
@@ -158,18 +161,17 @@ def main(argv=None) -> int:
     jobs = [(path, args.preprocess) for path in paths]
     pool = None
     if len(jobs) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
-        # Many pictures: read them in worker processes (forked before Paddle is imported, so
-        # cheaply) while this process imports Paddle and loads the model.
+        # Many pictures: read them in worker processes (forked before a runtime is imported,
+        # so cheaply) while this process imports it and loads the model.
         pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
-        pending = pool.map_async(_read_one, jobs, chunksize=16)
+        pending = pool.map_async(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
     try:
-        model = load_model(args.params)
-    except Exception as exc:  # a file that is not Paddle parameters of this network
+        model = load_predictor(args.model)
+    except (ModelError, FileNotFoundError) as exc:  # not this network, or not in a known form
         if pool:
             pool.terminate()
-        print(f"predict.py: error: cannot load {args.params} as this network's parameters "
-              f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-              file=sys.stderr)
+        reason = str(exc) if isinstance(exc, ModelError) else f"no trained model at {exc}"
+        print(f"predict.py: error: {reason}", file=sys.stderr)
         return EXIT_USAGE
     if pool:
         results = pending.get()
@@ -183,8 +185,6 @@ def main(argv=None) -> int:
             good.append(path)
         else:
             errors.append((path, error))
-    from mnist.losses import predicted_digits  # imports Paddle, which load_model has done
-
     outputs = predict_arrays(model, np.stack(inputs)) if inputs else np.zeros((0, 10))
     if args.save_inputs:
         save_inputs(args.save_inputs, good, inputs)
