@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist.data import atomic_write
+from mnist.files import atomic_write
 from mnist.runlog import Run, RunLogError, read_run
 
 EXIT_USAGE = 2
@@ -63,37 +63,43 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def draw_curves(runs: list[Run], loss_ax, acc_ax, window: int = 1) -> None:
+    """The training loss of each run (log scale) on ``loss_ax``, its validation accuracy per
+    epoch on ``acc_ax`` (None: left out)."""
+    for run in runs:
+        label = f"{run.name} ({run.loss})" if run.loss else run.name
+        (line,) = loss_ax.plot(run.epochs, smooth(run.losses, window), label=label, linewidth=1.2)
+        line.set_gid(f"loss: {run.name}")  # an id in .svg output: one curve per run, checkable
+    loss_ax.set_yscale("log")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss (log scale)" + (f", mean of {window} batches" if window > 1 else ""))
+    loss_ax.set_title("training loss: scales differ by loss, compare shapes only")
+    loss_ax.grid(True, which="both", alpha=0.3)
+    loss_ax.legend()
+    if acc_ax is None:
+        return
+    for run in runs:
+        if run.valid_accuracy:
+            epochs, accs = zip(*run.valid_accuracy)
+            (line,) = acc_ax.plot(epochs, [100 * a for a in accs], marker="o", label=run.name)
+            line.set_gid(f"accuracy: {run.name}")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("validation accuracy (%)")
+    acc_ax.set_title("validation accuracy: this decides")
+    acc_ax.grid(True, alpha=0.3)
+    acc_ax.legend()
+
+
 def plot(runs: list[Run], out: Path, window: int, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
-    with_acc = [r for r in runs if r.valid_accuracy]
+    with_acc = any(r.valid_accuracy for r in runs)
     fig, axes = plt.subplots(1, 2 if with_acc else 1, figsize=(12 if with_acc else 7, 4.5),
                              squeeze=False)
-    ax = axes[0][0]
-    for run in runs:
-        label = f"{run.name} ({run.loss})" if run.loss else run.name
-        (line,) = ax.plot(run.epochs, smooth(run.losses, window), label=label, linewidth=1.2)
-        line.set_gid(f"loss: {run.name}")  # an id in .svg output: one curve per run, checkable
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (log scale)" + (f", mean of {window} batches" if window > 1 else ""))
-    ax.set_title("training loss: scales differ by loss, compare shapes only")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    if with_acc:
-        ax = axes[0][1]
-        for run in with_acc:
-            epochs, accs = zip(*run.valid_accuracy)
-            (line,) = ax.plot(epochs, [100 * a for a in accs], marker="o", label=run.name)
-            line.set_gid(f"accuracy: {run.name}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("validation accuracy (%)")
-        ax.set_title("validation accuracy: this decides")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
+    draw_curves(runs, axes[0][0], axes[0][1] if with_acc else None, window)
     fig.suptitle(title)
     fig.tight_layout()
     with atomic_write(out) as f:

@@ -10,6 +10,8 @@ Every run writes a run directory (``--run-dir``, default ``work/runs/<loss>-<tim
     loss_log.csv    epoch,batch,loss for every batch
     metrics.jsonl   one JSON object per epoch: train loss, valid loss and accuracy, seconds
     summary.json    the final figures: eval accuracy, best valid accuracy, wall time
+    report.png      loss and accuracy curves, confusion matrix, per-digit accuracy, and the
+                    eval digits it gets most confidently wrong (mnist/report.py)
     checkpoint.pd   model + optimizer + position, after every epoch and on Ctrl-C
     model.pdparams  the trained parameters (also copied to ``--save``)
 """
@@ -38,6 +40,7 @@ from mnist.cpu import set_threads
 from mnist.data import DEFAULT_DATAFILE, DataError, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
+from mnist.report import write_report
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -514,6 +517,7 @@ def train(argv=None) -> int:
     state = net.state_dict()
     save_params(state, run / "model.pdparams")
     save_params(state, args.save)
+    write_report(run.path, cfg["datafile"], model=net)  # report.png: curves, confusions, mistakes
     print(f"eval accuracy {eval_acc:.4f} (eval loss {eval_loss:.4f}); {wall:.0f} s")
     print(f"saved {args.save} and the run in {run.path}")
     return 0

@@ -1,0 +1,7 @@
+"""A local web app to draw a digit and look at runs: ``python app.py --help``."""
+import sys
+
+from mnist.app import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""``python app.py``: a local web page to draw a digit and watch the model think, and to look
+at training runs. Built with Gradio (``pip install -e ".[app]"``).
+
+Try a digit: draw on the sketchpad or drop a picture in; the page shows the predicted digit,
+the ten probabilities and the 28x28 input the network received (the same preprocessing as
+``predict.py``). Look at a run: its report (``mnist/report.py``): loss and accuracy curves,
+confusion matrix, per-digit accuracy and its most confident mistakes.
+
+Only the parameter files and run directories found under the folders the server was given can
+be chosen: the page sends a name from the lists, never a path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mnist.pictures import ImageError, open_image, preprocess_mnist
+from mnist.predictors import ModelError, load_predictor, probabilities
+
+EXIT_USAGE = 2
+MAX_UPLOAD = "20mb"
+SHOW = 8  # the 28x28 input is shown 8 times larger
+# On load, pick the sketchpad's brush, so that a learner can draw at once.
+PICK_BRUSH = """() => {
+  const t = setInterval(() => {
+    const b = document.querySelector('#sketch button[aria-label="Brush"]');
+    if (b) { b.click(); clearInterval(t); }
+  }, 200);
+  setTimeout(() => clearInterval(t), 10000);
+}"""
+NO_MODEL = "No trained model found. Train one with `python train.py` (it writes work/mnist.pdparams)."
+
+
+# ----------------------------------------------------------------------------------------------
+# What the page can choose from
+# ----------------------------------------------------------------------------------------------
+
+def find_models(work: Path) -> dict[str, Path]:
+    """Parameter files in ``work`` and the models of the run directories in ``work/runs``,
+    by the name the page shows; ``mnist.pdparams`` first."""
+    found = {}
+    if (work / "mnist.pdparams").is_file():
+        found["mnist.pdparams"] = work / "mnist.pdparams"
+    for p in sorted(work.glob("*.pdparams")):
+        found.setdefault(p.name, p)
+    for p in sorted((work / "runs").glob("*/model.pdparams")):
+        found[f"runs/{p.parent.name}"] = p
+    return found
+
+
+def find_runs(work: Path) -> dict[str, Path]:
+    """Run directories in ``work/runs`` that have a loss log, newest name last."""
+    return {p.name: p for p in sorted((work / "runs").glob("*"))
+            if (p / "config.json").is_file() and (p / "loss_log.csv").is_file()}
+
+
+class Models:
+    """Each chosen parameter file is loaded once; loading and predicting are serialised."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.loaded: dict[Path, object] = {}
+        self.lock = threading.Lock()
+
+    def get(self, name: str):
+        path = find_models(self.work).get(name)
+        if path is None:  # not one of the listed files: never a path from the page
+            raise ModelError(f"unknown model {name!r}; choose one from the list")
+        with self.lock:
+            if path not in self.loaded:
+                self.loaded[path] = load_predictor(path)
+            return self.loaded[path]
+
+
+# ----------------------------------------------------------------------------------------------
+# Try a digit
+# ----------------------------------------------------------------------------------------------
+
+def sketch_to_image(value) -> Image.Image | None:
+    """The sketchpad's drawing as a picture (None when nothing was drawn)."""
+    if value is None:
+        return None
+    composite = value.get("composite") if isinstance(value, dict) else value
+    if composite is None:
+        return None
+    array = np.asarray(composite)
+    if array.ndim == 3 and array.shape[2] == 4 and array[..., 3].max() == 0:
+        return None  # fully transparent: an empty canvas
+    return Image.fromarray(array.astype(np.uint8))
+
+
+def predict_image(models: Models, model_name: str, image: Image.Image | None):
+    """(message in Markdown, {digit: probability}, the 28x28 input scaled up) for one picture."""
+    if not model_name:
+        return NO_MODEL, None, None
+    if image is None:
+        return "Draw a digit, or drop a picture in.", None, None
+    try:
+        model = models.get(model_name)
+        inputs = preprocess_mnist(image)[None]
+        out = probabilities(model.outputs(inputs))[0]
+    except (ImageError, ModelError) as exc:
+        return f"Cannot read a digit there: {exc}.", None, None
+    seen = Image.fromarray(np.round(255 * inputs[0, 0]).astype(np.uint8)).resize(
+        (28 * SHOW, 28 * SHOW), Image.Resampling.NEAREST)
+    if len(out) == 1:  # a square-error model: one value, not probabilities
+        digit = int(np.clip(np.rint(out[0]), 0, 9))
+        return f"## Prediction: {digit}\n(value {out[0]:.2f})", None, seen
+    digit = int(out.argmax())
+    return (f"## Prediction: {digit}\n(p = {out[digit]:.2f})",
+            {str(d): float(p) for d, p in enumerate(out)}, seen)
+
+
+def predict_upload(models: Models, model_name: str, path):
+    if path is None:
+        return "Drop a picture in.", None, None
+    try:
+        image = open_image(path)
+    except ImageError as exc:
+        return f"Cannot read that file: {exc}.", None, None
+    except MemoryError:
+        return "Cannot read that file: too large to decode in memory.", None, None
+    return predict_image(models, model_name, image)
+
+
+# ----------------------------------------------------------------------------------------------
+# Look at a run
+# ----------------------------------------------------------------------------------------------
+
+def run_report(work: Path, datafile: str, name: str):
+    """(message, report picture) of a listed run; the report is made if missing or stale."""
+    from mnist.report import write_report
+
+    run = find_runs(work).get(name)
+    if run is None:
+        return f"Unknown run {name!r}; choose one from the list.", None
+    report = run / "report.png"
+    if not (run / "model.pdparams").is_file():
+        return f"Run {name} has no model yet (still training, or stopped early).", None
+    try:
+        if not report.is_file() or report.stat().st_mtime < (run / "model.pdparams").stat().st_mtime:
+            write_report(run, datafile)
+        summary = (run / "summary.json")
+        text = f"### {name}"
+        if summary.is_file():
+            import json
+
+            s = json.loads(summary.read_text())
+            text += (f"\neval accuracy **{s.get('eval_accuracy', 0):.2%}**, "
+                     f"{s.get('epochs')} epochs, {s.get('wall_time_s', 0):.0f} s")
+        return text, Image.open(report).copy()
+    except Exception as exc:  # a damaged run directory must not break the page
+        return f"Cannot make the report of {name}: {exc.__class__.__name__}: {exc}", None
+
+
+# ----------------------------------------------------------------------------------------------
+# The page
+# ----------------------------------------------------------------------------------------------
+
+def build_app(work: Path, datafile: str):
+    import gradio as gr
+
+    models = Models(work)
+    names = list(find_models(work))
+    runs = list(find_runs(work))
+    with gr.Blocks(title="paddle-mnist") as page:
+        gr.Markdown("# paddle-mnist: draw a digit and watch the model think")
+        with gr.Tab("Try a digit"):
+            with gr.Row():
+                with gr.Column():
+                    model = gr.Dropdown(names, value=names[0] if names else None,
+                                        label="model", elem_id="model")
+                    sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                                          brush=gr.Brush(default_size=18, colors=["#000000"],
+                                                         color_mode="fixed"),
+                                          label="draw a digit", elem_id="sketch")
+                    upload = gr.File(label="or drop a picture here", file_types=["image"],
+                                     type="filepath", elem_id="upload")
+                with gr.Column():
+                    message = gr.Markdown(NO_MODEL if not names else "Draw a digit.",
+                                          elem_id="message")
+                    probs = gr.Label(num_top_classes=10, label="probabilities", elem_id="probs")
+                    seen = gr.Image(label="what the network sees (28x28)", type="pil",
+                                    elem_id="seen", interactive=False)
+
+            def on_sketch(name, value):
+                return predict_image(models, name, sketch_to_image(value))
+
+            def on_upload(name, path):
+                return predict_upload(models, name, path)
+
+            sketch.change(on_sketch, [model, sketch], [message, probs, seen],
+                          api_name="predict_sketch", show_progress="hidden")
+            upload.change(on_upload, [model, upload], [message, probs, seen],
+                          api_name="predict_upload")
+        with gr.Tab("Look at a run"):
+            run = gr.Dropdown(runs, value=None, label="run", elem_id="run")
+            run_message = gr.Markdown("Choose a run." if runs else
+                                      "No runs yet: `python train.py` writes one in work/runs/.",
+                                      elem_id="run-message")
+            report = gr.Image(label="report", type="pil", elem_id="report", interactive=False)
+            run.change(lambda name: run_report(work, datafile, name) if name else
+                       ("Choose a run.", None), [run], [run_message, report], api_name="run_report")
+    return page
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="app.py", allow_abbrev=False,
+                                description="A local web app: draw a digit, look at runs.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (7860)")
+    p.add_argument("--work", default="work",
+                   help="folder with parameter files and runs/ (work)")
+    p.add_argument("--datafile", default="work/mnist.json.gz",
+                   help="the lesson's data file, for the runs' reports")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        print('app.py: error: the web app needs Gradio: pip install -e ".[app]"', file=sys.stderr)
+        return EXIT_USAGE
+    work = Path(args.work)
+    page = build_app(work, args.datafile)
+    print(f"paddle-mnist app on http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+    try:
+        page.queue(default_concurrency_limit=4).launch(
+            server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD,
+            quiet=True, prevent_thread_lock=True, show_error=False, js=PICK_BRUSH)
+    except OSError as exc:
+        print(f"app.py: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        page.close()
+    return 0
