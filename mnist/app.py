@@ -13,6 +13,8 @@ be chosen: the page sends a name from the lists, never a path.
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import sys
 import threading
 import time
@@ -62,7 +64,8 @@ def find_runs(work: Path) -> dict[str, Path]:
 
 
 class Models:
-    """Each chosen parameter file is loaded once; loading and predicting are serialised."""
+    """Each chosen parameter file is loaded once; loading and predicting are serialised (a
+    prediction takes about 2 ms; Paddle's eager mode is not made to run from many threads)."""
 
     def __init__(self, work: Path):
         self.work = work
@@ -96,6 +99,19 @@ def sketch_to_image(value) -> Image.Image | None:
     return Image.fromarray(array.astype(np.uint8))
 
 
+def input_html(array: np.ndarray) -> str:
+    """The 28x28 input as an <img> (a PNG in a data URL, scaled up 8 times). Inline, so that no
+    file is cached on the server: Gradio's file cache raced when two requests made the same
+    picture at once (one client read it while another rewrote it)."""
+    image = Image.fromarray(np.round(255 * array).astype(np.uint8)).resize(
+        (28 * SHOW, 28 * SHOW), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<img alt="the network\'s 28x28 input" width="{28 * SHOW}" height="{28 * SHOW}" '
+            f'src="data:image/png;base64,{data}">')
+
+
 def predict_image(models: Models, model_name: str, image: Image.Image | None):
     """(message in Markdown, {digit: probability}, the 28x28 input scaled up) for one picture."""
     if not model_name:
@@ -105,11 +121,11 @@ def predict_image(models: Models, model_name: str, image: Image.Image | None):
     try:
         model = models.get(model_name)
         inputs = preprocess_mnist(image)[None]
-        out = probabilities(model.outputs(inputs))[0]
+        with models.lock:
+            out = probabilities(model.outputs(inputs))[0]
     except (ImageError, ModelError) as exc:
         return f"Cannot read a digit there: {exc}.", None, None
-    seen = Image.fromarray(np.round(255 * inputs[0, 0]).astype(np.uint8)).resize(
-        (28 * SHOW, 28 * SHOW), Image.Resampling.NEAREST)
+    seen = input_html(inputs[0, 0])
     if len(out) == 1:  # a square-error model: one value, not probabilities
         digit = int(np.clip(np.rint(out[0]), 0, 9))
         return f"## Prediction: {digit}\n(value {out[0]:.2f})", None, seen
@@ -187,8 +203,8 @@ def build_app(work: Path, datafile: str):
                     message = gr.Markdown(NO_MODEL if not names else "Draw a digit.",
                                           elem_id="message")
                     probs = gr.Label(num_top_classes=10, label="probabilities", elem_id="probs")
-                    seen = gr.Image(label="what the network sees (28x28)", type="pil",
-                                    elem_id="seen", interactive=False)
+                    gr.Markdown("What the network sees (its 28x28 input):")
+                    seen = gr.HTML(elem_id="seen")
 
             def on_sketch(name, value):
                 return predict_image(models, name, sketch_to_image(value))
