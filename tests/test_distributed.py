@@ -72,7 +72,7 @@ def test_two_processes_train_the_same_model_and_resume(single, datafile, tmp_pat
     # only rank 0 wrote: one loss log with one row per batch
     assert sorted(p.name for p in run_dir.iterdir()) == \
         ["checkpoint.pd", "config.json", "loss_log.csv", "metrics.jsonl", "model.pdparams",
-         "summary.json"]
+         "report.png", "summary.json"]
 
 
 def test_global_batch_must_split_evenly(datafile, tmp_path):
