@@ -12,10 +12,8 @@ be chosen: the page sends a name from the lists, never a path.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnist import cli
+from mnist.cli import CliError, Parser
 from mnist.pictures import ImageError, open_image, preprocess_mnist
 from mnist.predictors import ModelError, load_predictor, probabilities
 
-EXIT_USAGE = 2
 MAX_UPLOAD = "20mb"
 SHOW = 8  # the 28x28 input is shown 8 times larger
 # On load, pick the sketchpad's brush, so that a learner can draw at once.
@@ -228,8 +227,7 @@ def build_app(work: Path, datafile: str):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="app.py", allow_abbrev=False,
-                                description="A local web app: draw a digit, look at runs.")
+    p = Parser(prog="app.py", description="A local web app: draw a digit, look at runs.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (7860)")
@@ -241,12 +239,15 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    return cli.run("app.py", serve, argv)
+
+
+def serve(argv) -> int:
     args = build_parser().parse_args(argv)
     try:
         import gradio  # noqa: F401
-    except ImportError:
-        print('app.py: error: the web app needs Gradio: pip install -e ".[app]"', file=sys.stderr)
-        return EXIT_USAGE
+    except ImportError as exc:
+        raise CliError('the web app needs Gradio: pip install -e ".[app]"') from exc
     work = Path(args.work)
     page = build_app(work, args.datafile)
     print(f"paddle-mnist app on http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
@@ -255,8 +256,7 @@ def main(argv=None) -> int:
             server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD,
             quiet=True, prevent_thread_lock=True, show_error=False, js=PICK_BRUSH)
     except OSError as exc:
-        print(f"app.py: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     try:
         while True:
             time.sleep(3600)

@@ -8,17 +8,17 @@ epoch; the table gives the final figures.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from mnist import cli
+from mnist.cli import CliError, Parser
 from mnist.files import atomic_write
-from mnist.runlog import Run, RunLogError, read_run
+from mnist.runlog import Run, read_run
 
-EXIT_USAGE = 2
 FORMATS = {".png", ".svg", ".pdf"}
 
 
@@ -116,14 +116,8 @@ def unique_names(runs: list[Run]) -> None:
             run.name = f"{run.name} ({n + 1})"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and exit code 2, not argparse's usage block
-        print(f"compare.py: error: {message} (see --help)", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-
-
-def main(argv=None) -> int:
-    parser = _Parser(
+def compare(argv) -> int:
+    parser = Parser(
         prog="compare.py", description="Compare training runs: loss curves, accuracy, a table.")
     parser.add_argument("runs", nargs="+", metavar="RUN",
                         help="run directories of train.py, or text logs in the lesson's format")
@@ -138,22 +132,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     if out.suffix.lower() not in FORMATS:
-        print(f"compare.py: error: --out {out}: use a .png, .svg or .pdf file", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(f"--out {out}: use a .png, .svg or .pdf file")
     if args.smooth < 1:
-        print("compare.py: error: --smooth must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        runs = [read_run(source, args.batches_per_epoch) for source in args.runs]
-    except RunLogError as exc:
-        print(f"compare.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError("--smooth must be at least 1")
+    runs = [read_run(source, args.batches_per_epoch) for source in args.runs]
     unique_names(runs)
     try:
         plot(runs, out, args.smooth, args.title)
     except OSError as exc:
-        print(f"compare.py: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
     rows = table_rows(runs)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -161,6 +148,10 @@ def main(argv=None) -> int:
         print(format_table(rows))
         print(f"\nwrote {out}")
     return 0
+
+
+def main(argv=None) -> int:
+    return cli.run("compare.py", compare, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Parsing that JSON costs seconds and gigabytes, so we keep a binary cache beside 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gzip
 import hashlib
@@ -32,6 +31,8 @@ import numpy as np
 import paddle
 from paddle.vision.datasets import MNIST as PaddleMNIST
 
+from mnist import cli
+from mnist.cli import CliError, Parser
 from mnist.files import atomic_write  # noqa: F401  (also used from here by other modules)
 
 DEFAULT_DATAFILE = "work/mnist.json.gz"
@@ -58,7 +59,7 @@ _PIXEL_TEXT = [str(np.float32(v / 255)) for v in range(256)]
 PIXEL_VALUES = np.array([np.float32(v / 255) for v in range(256)], dtype=np.float32)
 
 
-class DataError(Exception):
+class DataError(CliError):
     """A problem with the data that the user can fix; the message says how."""
 
 
@@ -316,7 +317,11 @@ def write_examples(datafile=DEFAULT_DATAFILE, out_dir="work/examples", count=10)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    return cli.run("python -m mnist.data", build, argv)
+
+
+def build(argv) -> int:
+    parser = Parser(
         prog="python -m mnist.data",
         description="Build the lesson's mnist.json.gz (and its binary cache) from the official "
                     "MNIST files, and write a few example digit images.")
@@ -328,16 +333,12 @@ def main(argv=None) -> int:
     parser.add_argument("--examples", default="work/examples",
                         help="folder for example digit images (default: work/examples)")
     args = parser.parse_args(argv)
-    try:
-        path = build_datafile(args.datafile, args.mnist_dir, force=args.force)
-        for mode in MODES:
-            images, labels = load_split(mode, path)
-            print(f"{mode}: {len(labels)} images, pixels in [{images.min():.0f}, "
-                  f"{images.max():.0f}]")
-        examples = write_examples(path, args.examples)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    path = build_datafile(args.datafile, args.mnist_dir, force=args.force)
+    for mode in MODES:
+        images, labels = load_split(mode, path)
+        print(f"{mode}: {len(labels)} images, pixels in [{images.min():.0f}, "
+              f"{images.max():.0f}]")
+    examples = write_examples(path, args.examples)
     print(f"wrote {path} and {len(examples)} example images in {args.examples}/")
     return 0
 

@@ -14,7 +14,6 @@ beside ``--out`` and renamed into place at the end, so a failed export leaves no
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -24,25 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist.predictors import EXPORT_NAME, ModelError
+from mnist import cli
+from mnist.cli import EXIT_FAILED, CliError, Parser
+from mnist.predictors import EXPORT_NAME
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 TOLERANCE = 1e-4
 ONNX_HINT = 'pip install -e ".[onnx]" (paddle2onnx and onnxruntime)'
 
 
-class ExportError(Exception):
-    """Reported in one line; ``code`` is the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.code = code
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="export.py", allow_abbrev=False,
-                                description="Export the trained network for deployment.")
+def build_parser() -> Parser:
+    p = Parser(prog="export.py", description="Export the trained network for deployment.")
     p.add_argument("--params", default="work/mnist.pdparams",
                    help="parameters written by train.py (work/mnist.pdparams), either loss")
     p.add_argument("--out", default="work/export", help="the folder to write (work/export)")
@@ -100,13 +90,13 @@ def write_models(model, folder: Path, opset: int, with_onnx: bool) -> list[Path]
             paddle2onnx.export(str(written[0]), str(written[1]), str(onnx_file),
                                opset_version=opset, enable_optimize=False)
         if not onnx_file.is_file():
-            raise ExportError("paddle2onnx wrote no ONNX file", EXIT_FAILED)
+            raise CliError("paddle2onnx wrote no ONNX file", EXIT_FAILED)
         written.append(onnx_file)
     return written
 
 
 def check(model, files: list[Path], images: np.ndarray) -> list[str]:
-    """Compare each exported model with the eager one; a line per model, or ExportError."""
+    """Compare each exported model with the eager one; a line per model, or CliError."""
     from mnist.losses import predicted_digits
     from mnist.predictors import EagerPredictor, load_predictor
 
@@ -121,7 +111,7 @@ def check(model, files: list[Path], images: np.ndarray) -> list[str]:
         lines.append(f"  {path.name}: largest difference {diff:.1e}, same digit for "
                      f"{same}/{len(images)}")
         if diff > TOLERANCE or same != len(images):
-            raise ExportError(f"the exported {path.name} does not match the eager network "
+            raise CliError(f"the exported {path.name} does not match the eager network "
                               f"(largest difference {diff:.1e}, same digit for {same}/"
                               f"{len(images)}); nothing was written", EXIT_FAILED)
     return lines
@@ -144,12 +134,12 @@ def export(args) -> int:
 
     params, out = Path(args.params), Path(args.out)
     if not params.is_file():
-        raise ExportError(f"no trained parameters at {params}; train a model first with "
+        raise CliError(f"no trained parameters at {params}; train a model first with "
                           f"`python train.py` (or pass --params PATH)")
     try:
         model = load_model(params)
     except Exception as exc:
-        raise ExportError(f"cannot load {params} as this network's parameters "
+        raise CliError(f"cannot load {params} as this network's parameters "
                           f"({exc.__class__.__name__})") from exc
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +148,7 @@ def export(args) -> int:
         os.umask(umask)
         os.chmod(work, 0o777 & ~umask)  # mkdtemp makes 0700; give the folder the usual mode
     except OSError as exc:
-        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
     try:
         with_onnx = onnx_available()
         files = write_models(model, work, args.opset, with_onnx)
@@ -166,11 +156,11 @@ def export(args) -> int:
             build_datafile(args.datafile, args.mnist_dir)
             images = load_split("eval", args.datafile)[0][:args.check]
         except DataError as exc:
-            raise ExportError(f"the check needs the eval digits: {exc}") from exc
+            raise CliError(f"the check needs the eval digits: {exc}") from exc
         lines = check(model, files, images)
         replace_folder(work, out)
     except OSError as exc:
-        raise ExportError(f"cannot write {out}: {exc.strerror or exc}", EXIT_FAILED) from exc
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}", EXIT_FAILED) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"exported {params} to {out}/:")
@@ -184,12 +174,10 @@ def export(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.check < 1:
-        print("export.py: error: --check must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    try:
+    def body(argv):
+        args = build_parser().parse_args(argv)
+        if args.check < 1:
+            raise CliError("--check must be at least 1")
         return export(args)
-    except (ExportError, ModelError) as exc:
-        print(f"export.py: error: {exc}", file=sys.stderr)
-        return getattr(exc, "code", EXIT_USAGE)
+
+    return cli.run("export.py", body, argv)

@@ -6,7 +6,6 @@ by default and the lesson's plain resize); this module loads the model, predicts
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -15,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist import cli
+from mnist.cli import CliError, Parser
 from mnist.losses import predicted_digits
 from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, load_input
-from mnist.predictors import (EagerPredictor, ModelError, Predictor, load_predictor,
-                              probabilities)
+from mnist.predictors import EagerPredictor, Predictor, load_predictor, probabilities
 
 EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,8 +88,7 @@ def expand_paths(args: list[str], errors: list[tuple[str, str]]) -> list[str]:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="predict.py",
-                                description="Predict the digit in each picture.")
+    p = Parser(prog="predict.py", description="Predict the digit in each picture.")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="picture files (PNG, JPEG, BMP, GIF, ...) or folders of them")
     p.add_argument("--model", "--params", dest="model", default="work/mnist.pdparams",
@@ -139,23 +137,22 @@ def format_line(path: str, probs: np.ndarray, digit: int, k: int) -> str:
 
 
 def main(argv=None) -> int:
+    return cli.run("predict.py", predict, argv)
+
+
+def predict(argv) -> int:
     args = build_parser().parse_args(argv)
     if args.top_k < 1 or args.top_k > 10:
-        print(f"predict.py: error: --top-k must be between 1 and 10, not {args.top_k}",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(f"--top-k must be between 1 and 10, not {args.top_k}")
     if not os.path.exists(args.model):
-        print(f"predict.py: error: no trained model at {args.model}; train one first with "
-              f"`python train.py` (or pass --model PATH)", file=sys.stderr)
-        return EXIT_USAGE
-
+        raise CliError(f"no trained model at {args.model}; train one first with "
+                       f"`python train.py` (or pass --model PATH)")
     if args.save_inputs:
         try:
             os.makedirs(args.save_inputs, exist_ok=True)
         except OSError as exc:
-            print(f"predict.py: error: --save-inputs {args.save_inputs}: cannot create the "
-                  f"folder ({exc.strerror or exc})", file=sys.stderr)
-            return EXIT_USAGE
+            raise CliError(f"--save-inputs {args.save_inputs}: cannot create the folder "
+                           f"({exc.strerror or exc})") from exc
     errors: list[tuple[str, str]] = []
     paths = expand_paths(args.images, errors)
     jobs = [(path, args.preprocess) for path in paths]
@@ -166,13 +163,13 @@ def main(argv=None) -> int:
         pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
         pending = pool.map_async(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
     try:
-        model = load_predictor(args.model)
-    except (ModelError, FileNotFoundError) as exc:  # not this network, or not in a known form
+        model = load_predictor(args.model)  # ModelError: not this network, or an unknown form
+    except BaseException as exc:
         if pool:
             pool.terminate()
-        reason = str(exc) if isinstance(exc, ModelError) else f"no trained model at {exc}"
-        print(f"predict.py: error: {reason}", file=sys.stderr)
-        return EXIT_USAGE
+        if isinstance(exc, FileNotFoundError):  # a folder without the exported model
+            raise CliError(f"no trained model at {exc}") from exc
+        raise
     if pool:
         results = pending.get()
         pool.close()

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist.cli import CliError
 from mnist.losses import softmax
 
 EXPORT_NAME = "mnist"  # export.py writes mnist.json, mnist.pdiparams and mnist.onnx
 
 
-class ModelError(Exception):
+class ModelError(CliError):
     """A file that is not this network in a form we can run; the message says why."""
 
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnist.cli import CliError
+
 LOSS_LINE = re.compile(
     r"epoch:\s*(\d+),\s*batch(?:_id)?:\s*(\d+),\s*loss is:\s*\[?\s*([-+0-9.eEinfa]+)\s*\]?")
 VALID_LINE = re.compile(r"epoch (\d+)/\d+: valid accuracy ([0-9.]+)")
@@ -25,7 +27,7 @@ EVAL_LINE = re.compile(r"eval accuracy ([0-9.]+)(?:.*?; ([0-9.]+) s)?")
 TRAIN_IMAGES = 50000
 
 
-class RunLogError(Exception):
+class RunLogError(CliError):
     """An input that is neither a run directory nor a loss log; the message names it."""
 
 
@@ -57,10 +59,17 @@ def read_run_dir(path: Path) -> Run:
     config = json.loads((path / "config.json").read_text())
     steps = (config.get("limit") or TRAIN_IMAGES) // config.get("batch_size", 100)
     run = Run(name=path.name, source=str(path), loss=config.get("loss"))
-    with open(path / "loss_log.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            run.epochs.append(int(row["epoch"]) + int(row["batch"]) / steps)
-            run.losses.append(float(row["loss"]))
+    log = path / "loss_log.csv"
+    with open(log, newline="") as f:
+        try:
+            for row in csv.DictReader(f):
+                run.epochs.append(int(row["epoch"]) + int(row["batch"]) / steps)
+                run.losses.append(float(row["loss"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunLogError(f"{log}: damaged at line {len(run.losses) + 2} "
+                              f"({exc.__class__.__name__}: {exc})") from exc
+    if not run.losses:
+        raise RunLogError(f"{log}: no loss rows yet (the run has not finished a batch)")
     metrics = path / "metrics.jsonl"
     if metrics.exists():
         for line in metrics.read_text().splitlines():

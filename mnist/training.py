@@ -36,15 +36,14 @@ import paddle
 import paddle.distributed as dist
 
 from mnist.augment import distort, shift_images
+from mnist import cli
+from mnist.cli import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, explicit_flags
 from mnist.cpu import set_threads
-from mnist.data import DEFAULT_DATAFILE, DataError, MnistDataset, atomic_write, build_datafile
+from mnist.data import DEFAULT_DATAFILE, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
 from mnist.report import write_report
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 CHECKPOINT = "checkpoint.pd"
 # Settings that define a run; --resume takes them from the run's config.json.
 RUN_SETTINGS = ("preset", "loss", "epochs", "batch_size", "lr", "optimizer", "momentum",
@@ -60,18 +59,14 @@ PRESETS = {
 }
 
 
-class UsageError(Exception):
-    """Bad flags or paths: reported in one line with exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not argparse's usage block
-        raise UsageError(message)
+# Flags that define a run: with --resume they come from its config.json, and giving one is an
+# error (it would be silently ignored); --epochs alone may extend the run.
+# --datafile may be named again if it is the run's own file.
+FIXED_ON_RESUME = (set(RUN_SETTINGS) | {"run_dir"}) - {"epochs", "datafile"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="train.py", description="Train the lesson's MNIST network.",
-                allow_abbrev=False)
+    p = Parser(prog="train.py", description="Train the lesson's MNIST network.")
     p.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
                    help="lesson (default: the lesson's settings) or robust (for real pictures: "
                         "momentum, cosine schedule, distorted digits, 25 epochs); explicit "
@@ -132,18 +127,18 @@ def check_args(args) -> None:
                 "log-interval": args.log_interval, "threads": args.threads or 1}
     for name, value in positive.items():
         if value < 1:
-            raise UsageError(f"--{name} must be at least 1, not {value}")
+            raise CliError(f"--{name} must be at least 1, not {value}")
     if not (args.lr > 0 and math.isfinite(args.lr)):
-        raise UsageError(f"--lr must be a positive number, not {args.lr}")
+        raise CliError(f"--lr must be a positive number, not {args.lr}")
     if args.limit is not None and args.limit < args.batch_size:
-        raise UsageError(f"--limit {args.limit} is smaller than one batch ({args.batch_size})")
+        raise CliError(f"--limit {args.limit} is smaller than one batch ({args.batch_size})")
     if args.augment < 0 or args.weight_decay < 0 or not 0 <= args.momentum < 1:
-        raise UsageError("--augment and --weight-decay must be >= 0 and --momentum in [0, 1)")
+        raise CliError("--augment and --weight-decay must be >= 0 and --momentum in [0, 1)")
 
 
 def set_device(device: str) -> None:
     if device == "gpu" and not paddle.device.is_compiled_with_cuda():
-        raise UsageError("--device gpu: this Paddle was built without CUDA (install "
+        raise CliError("--device gpu: this Paddle was built without CUDA (install "
                          "paddlepaddle-gpu), use --device cpu")
     paddle.set_device(device)
 
@@ -299,7 +294,7 @@ def new_run_dir(requested: str | None, loss: str) -> Path:
     if requested:
         path = Path(requested)
         if path.exists() and (path / "config.json").exists():
-            raise UsageError(f"--run-dir {path} already holds a run; use --resume {path} to "
+            raise CliError(f"--run-dir {path} already holds a run; use --resume {path} to "
                              "continue it, or name another directory")
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -314,7 +309,7 @@ def new_run_dir(requested: str | None, loss: str) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+        raise CliError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
     return path
 
 
@@ -332,19 +327,28 @@ def save_params(state_dict, path: str | os.PathLike) -> None:
 
 def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None]:
     """The run's config, its run directory (None off rank 0) and the checkpoint to resume."""
-    explicit_epochs = any(a == "--epochs" or a.startswith("--epochs=") for a in argv)
     if args.batch_size % cluster.world:
-        raise UsageError(f"--batch-size {args.batch_size} (the global batch) must be a multiple "
-                         f"of the {cluster.world} processes")
+        raise CliError(f"--batch-size {args.batch_size} (the global batch) must be a multiple "
+                       f"of the {cluster.world} processes")
     if args.resume:
+        given = explicit_flags(build_parser(), argv)
+        fixed = sorted(given & FIXED_ON_RESUME)
+        if fixed:
+            flag = "--" + fixed[0].replace("_", "-")
+            raise CliError(f"{flag} cannot change a run in progress: --resume continues with the "
+                           f"settings in {Path(args.resume) / 'config.json'} (only --epochs may "
+                           "extend it)")
         run = RunDir(Path(args.resume))
         if not (run / "config.json").is_file() or not (run / CHECKPOINT).is_file():
-            raise UsageError(f"--resume {args.resume}: not a run directory with a checkpoint "
-                             f"(config.json and {CHECKPOINT})")
+            raise CliError(f"--resume {args.resume}: not a run directory with a checkpoint "
+                           f"(config.json and {CHECKPOINT})")
         cfg = run.read_json("config.json")
-        if explicit_epochs:
+        if "datafile" in given and Path(args.datafile).resolve() != Path(cfg["datafile"]).resolve():
+            raise CliError(f"--datafile {args.datafile}: the run was trained on {cfg['datafile']}; "
+                           "--resume continues with the run's own data")
+        if "epochs" in given:
             cfg["epochs"] = args.epochs
-        checkpoint = paddle.load(str(run / CHECKPOINT))
+        checkpoint = load_checkpoint(run / CHECKPOINT)
     else:
         cfg = {k: getattr(args, k) for k in RUN_SETTINGS}
         if cfg["seed"] is None:  # record a seed so that the run can be resumed exactly
@@ -353,6 +357,19 @@ def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict |
         run = RunDir(new_run_dir(args.run_dir, args.loss)) if cluster.main else None
         checkpoint = None
     return cfg, (run if cluster.main else None), checkpoint
+
+
+def load_checkpoint(path: Path) -> dict:
+    """The checkpoint's dict, or a one-line error when the file is damaged or truncated."""
+    try:
+        checkpoint = paddle.load(str(path))
+        if not {"model", "optimizer", "position"} <= set(checkpoint):
+            raise ValueError("it lacks the model, optimizer or position")
+    except Exception as exc:
+        raise CliError(f"cannot read the checkpoint {path}: damaged or truncated "
+                       f"({exc.__class__.__name__}); the rest of the run directory is intact "
+                       "(its logs and, after the last epoch, model.pdparams)") from exc
+    return checkpoint
 
 
 def train(argv=None) -> int:
@@ -524,17 +541,10 @@ def train(argv=None) -> int:
 
 
 def main(argv=None) -> int:
-    try:
-        return train(argv)
-    except UsageError as exc:
-        print(f"train.py: error: {exc} (see --help)", file=sys.stderr)
-        return EXIT_USAGE
-    except DataError as exc:
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("train.py: interrupted before training started", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    def body(argv):
+        try:
+            return train(argv)
+        except OSError as exc:  # a file that cannot be written: the disk, permissions
+            raise CliError(str(exc), EXIT_FAILED) from exc
+
+    return cli.run("train.py", body, argv)

@@ -232,7 +232,7 @@ def test_page_look_at_a_run(browser, server):
     from selenium.webdriver.common.keys import Keys
 
     browser.get(server)
-    tab = wait_for(browser, "button[role=tab]", lambda e: True)
+    wait_for(browser, "button[role=tab]", lambda e: True)
     [t for t in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]")
      if "Look at a run" in t.text][0].click()
     choose = wait_for(browser, "#run input", lambda e: e.is_displayed())

@@ -2,10 +2,12 @@
 
 import json
 import re
+import shutil
+import sys
 
 import pytest
 
-from conftest import one_line_error, run_script, train_run
+from conftest import REPO, one_line_error, run, run_script, train_run
 from mnist.runlog import read_run
 
 
@@ -106,3 +108,28 @@ def test_errors_name_the_input_and_touch_nothing(short_run, tmp_path):
     assert out.read_bytes() == b"an earlier picture"
     assert {p: p.stat().st_mtime_ns for p in run_dir.iterdir()} == before
     assert not (tmp_path / "picture.txt").exists()
+
+
+def test_header_only_or_damaged_loss_log_is_named_in_one_line(short_run, tmp_path):
+    run_dir = short_run[0]
+    for name, text in [("header-only", "epoch,batch,loss\n"),
+                       ("damaged", "epoch,batch,loss\n0,0,2.3\n0,x,2.2\n")]:
+        broken = tmp_path / name
+        broken.mkdir()
+        shutil.copy(run_dir / "config.json", broken / "config.json")
+        (broken / "loss_log.csv").write_text(text)
+        result = run_script("compare.py", broken, "--out", tmp_path / f"{name}.png")
+        assert result.returncode == 2
+        one_line_error(result, broken / "loss_log.csv")
+        assert not (tmp_path / f"{name}.png").exists()
+
+
+def test_compare_does_not_need_paddle(short_run, tmp_path):
+    blocker = tmp_path / "blocker" / "paddle"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('paddle is blocked in this test')\n")
+    result = run([sys.executable, str(REPO / "compare.py"), str(short_run[0]),
+                  "--out", str(tmp_path / "c.png")],
+                 env={"PYTHONPATH": f"{blocker.parent}:{REPO}"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "c.png").stat().st_size > 10000

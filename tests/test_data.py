@@ -28,13 +28,18 @@ def test_split_sizes_and_official_label_counts(datafile):
     assert np.bincount(train_and_valid, minlength=10).tolist() == OFFICIAL_TRAIN_COUNTS
 
 
-def test_items_are_the_lessons_shapes_and_types(datafile):
+def test_items_are_the_lessons_shapes_and_types(datafile, official):
     ds = MnistDataset("valid", datafile)
     image, label = ds[0]
     assert image.shape == (1, 28, 28) and image.dtype == np.float32
     assert label.shape == (1,) and label.dtype == np.int64
     assert ds.images.shape == (10000, 1, 28, 28) and ds.labels.shape == (10000,)
-    assert ds[-1][1][0] == ds.labels[-1]
+    # valid is the last 10000 official training images: items are those images and labels
+    for i in (0, 1234, 9999):
+        image, label = ds[i]
+        assert label[0] == official["train_labels"][50000 + i]
+        np.testing.assert_array_equal(
+            image.reshape(-1), (official["train_images"][50000 + i] / 255).astype(np.float32))
     assert 0.0 == ds.images.min() and ds.images.max() == 1.0
 
 
@@ -53,9 +58,17 @@ def test_json_to_cache_round_trip_is_exact(tmp_path, official):
     write_json(small, path)
     with gzip.open(path, "rt") as f:
         data = json.load(f)  # what the lesson's own code reads
+    import mnist.data as mnist_data
+
     for s, mode in enumerate(("train", "valid", "eval")):
         images, labels = load_split(mode, path)  # parses the JSON and writes the cache
-        cached_images, cached_labels = load_split(mode, path)  # reads the cache
+        assert mnist_data._cache_path(path).is_file()
+        parse = mnist_data.parse_json
+        mnist_data.parse_json = None  # a second load must not parse the JSON
+        try:
+            cached_images, cached_labels = load_split(mode, path)  # reads the cache
+        finally:
+            mnist_data.parse_json = parse
         from_json = np.array(data[s][0], dtype=np.float32).reshape(-1, 1, 28, 28)
         np.testing.assert_array_equal(images, from_json)
         np.testing.assert_array_equal(cached_images, from_json)
@@ -141,3 +154,22 @@ def test_offline_without_data_says_what_to_do(tmp_path):
     result = run_module("mnist.data", "--datafile", tmp_path / "m.json.gz", env=env)
     assert result.returncode == 2
     one_line_error(result, "MNIST_DIR", tmp_path / ".cache" / "paddle" / "dataset" / "mnist")
+
+
+def test_without_a_writable_cache_the_split_comes_from_memory(tmp_path, official, monkeypatch,
+                                                              capsys):
+    import mnist.data as data
+
+    small = {m: (im[:200], lb[:200]) for m, (im, lb) in official_splits(official).items()}
+    path = tmp_path / "small.json.gz"
+    write_json(small, path)
+
+    def refuse(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data, "write_cache", refuse)
+    images, labels = load_split("eval", path)
+    assert not data._cache_path(path).exists()
+    np.testing.assert_array_equal(images.reshape(200, -1), PIXEL_VALUES[small["eval"][0]])
+    np.testing.assert_array_equal(labels, small["eval"][1])
+    assert "cannot write the cache" in capsys.readouterr().err

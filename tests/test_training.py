@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,3 +172,98 @@ def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, dataf
         {"preset": "robust", "optimizer": "momentum", "lr": 0.02, "schedule": "cosine",
          "weight_decay": 0.0005, "augment": 2, "distort": True, "epochs": 1}
     assert metrics(run_dir)[0]["valid_accuracy"] > 0.8
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, datafile):
+    return train_run(tmp_path_factory, datafile, "small", "--limit", "500", "--epochs", "1",
+                     "--seed", "2")
+
+
+def snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--lr", "0.1"], "--lr"), (["--preset", "robust"], "--preset"),
+    (["--optimizer", "adam"], "--optimizer"), (["--seed", "9"], "--seed"),
+])
+def test_resume_refuses_flags_that_cannot_change_the_run(small_run, datafile, flags, named):
+    _result, run_dir, _params = small_run
+    before = snapshot(run_dir)
+    result = run_script("train.py", "--datafile", datafile, "--resume", run_dir, *flags)
+    assert result.returncode == 2
+    one_line_error(result, named, "cannot change a run in progress")
+    assert snapshot(run_dir) == before
+
+
+def test_damaged_checkpoint_is_one_line_and_the_run_directory_stays(small_run, datafile,
+                                                                   tmp_path):
+    _result, run_dir, _params = small_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    checkpoint = copy / "checkpoint.pd"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    before = snapshot(copy)
+    result = run_script("train.py", "--datafile", datafile, "--resume", copy, "--epochs", "2")
+    assert result.returncode == 2
+    one_line_error(result, checkpoint, "damaged or truncated")
+    assert snapshot(copy) == before
+
+
+def test_cosine_schedule_sets_the_learning_rate_of_every_step():
+    from mnist.training import make_optimizer
+
+    cfg = {"schedule": "cosine", "lr": 0.1, "epochs": 2, "optimizer": "sgd", "momentum": 0.9,
+           "weight_decay": 0.0}
+    optimizer, scheduler = make_optimizer(cfg, MNIST(), steps_per_epoch=5)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.get_lr())
+        scheduler.step()
+    expected = [0.05 * (1 + np.cos(np.pi * t / 10)) for t in range(10)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+
+
+def _one_step(cfg, images, labels):
+    from mnist.losses import LOSSES
+    from mnist.training import make_optimizer
+
+    paddle.seed(0)
+    model = MNIST()
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    optimizer, _ = make_optimizer(cfg, model, steps_per_epoch=1)
+    LOSSES["cross_entropy"].loss(model(paddle.to_tensor(images)), paddle.to_tensor(labels)).backward()
+    optimizer.step()
+    return before, {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+def test_adam_and_weight_decay_change_the_update_as_they_say(datafile):
+    from mnist.data import load_split
+
+    images, labels = load_split("train", datafile)
+    images, labels = images[:100], labels[:100]
+    base = {"schedule": "constant", "lr": 0.01, "epochs": 1, "optimizer": "sgd",
+            "momentum": 0.9, "weight_decay": 0.0}
+    p0, sgd = _one_step(base, images, labels)
+    _, decayed = _one_step({**base, "weight_decay": 0.1}, images, labels)
+    _, adam = _one_step({**base, "optimizer": "adam"}, images, labels)
+    for k in p0:
+        # L2 decay adds weight_decay * w to the gradient: the step moves by lr * 0.1 * w more
+        np.testing.assert_allclose(decayed[k] - sgd[k], -0.01 * 0.1 * p0[k], atol=1e-6)
+    # Adam's first step moves every weight with a gradient by about lr, whatever its size
+    step = np.abs(adam["fc.weight"] - p0["fc.weight"])
+    moved = step[step > 1e-6]
+    assert moved.size > 0.9 * step.size and np.allclose(moved, 0.01, rtol=0.05)
+    assert not np.allclose(adam["fc.weight"], sgd["fc.weight"])
+
+
+def test_distort_and_progress_flags_change_the_run(small_run, tmp_path_factory, datafile):
+    plain = loss_rows(small_run[1])
+    result, run_dir, _params = train_run(tmp_path_factory, datafile, "distorted", "--limit", "500",
+                                         "--epochs", "1", "--seed", "2", "--distort",
+                                         "--progress", "on")
+    distorted = loss_rows(run_dir)
+    assert [r["loss"] for r in plain] != [r["loss"] for r in distorted]
+    assert "images/s" in result.stdout  # the live progress line
+    assert "images/s" not in small_run[0].stdout  # off when stdout is not a terminal

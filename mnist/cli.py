@@ -1,0 +1,57 @@
+"""One error convention for every entry point (train, predict, compare, export, app, data).
+
+A problem the user can fix raises ``CliError`` (or a subclass) with a one-line message; ``run``
+turns it into ``prog: error: message`` on stderr and the error's exit code. ``Parser`` is
+argparse without abbreviations, whose errors are ``CliError`` too. Nothing here imports Paddle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CliError(Exception):
+    """A one-line message for the user; ``code`` is the exit code (2: fix the input)."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with ``allow_abbrev=False`` whose errors are one line (a CliError), not a
+    usage block."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        raise CliError(f"{message} (see --help)")
+
+
+def explicit_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
+    """The destinations of the options given on the command line (not left at a default)."""
+    saved = [(a, a.default) for a in parser._actions]
+    try:
+        for action in parser._actions:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_known_args(argv, argparse.Namespace())[0]))
+    finally:
+        for action, default in saved:
+            action.default = default
+
+
+def run(prog: str, body, argv=None) -> int:
+    """``body(argv)`` -> exit code, with CliError and Ctrl-C reported in one line."""
+    try:
+        return body(argv)
+    except CliError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
