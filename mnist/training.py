@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mnist-dir", default=None,
                    help="folder with the official MNIST files (default: $MNIST_DIR, else "
                         "Paddle's download cache)")
+    p.add_argument("--visualdl", action="store_true",
+                   help="also log the run's scalars to RUN_DIR/vdl for VisualDL "
+                        "(visualdl --logdir work/runs)")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="a live progress line with images/s (auto: when stdout is a terminal)")
     return p
@@ -123,6 +126,11 @@ def parse_args(argv) -> argparse.Namespace:
 
 
 def check_args(args) -> None:
+    if args.visualdl:
+        try:
+            import visualdl  # noqa: F401
+        except ImportError as exc:
+            raise CliError('--visualdl needs VisualDL: pip install -e ".[visualdl]"') from exc
     positive = {"epochs": args.epochs, "batch-size": args.batch_size,
                 "log-interval": args.log_interval, "threads": args.threads or 1}
     for name, value in positive.items():
@@ -262,6 +270,28 @@ class Progress:
         if self.enabled:
             sys.stdout.write("\r\033[K")
             sys.stdout.flush()
+
+
+class Scalars:
+    """The run's scalars for VisualDL, Paddle's dashboard (``--visualdl``): batch loss and
+    learning rate per step, valid loss and accuracy per epoch, in ``RUN_DIR/vdl``. A no-op
+    when off (and off rank 0)."""
+
+    def __init__(self, folder: Path | None):
+        self.writer = None
+        if folder is not None:  # check_args made sure that VisualDL is there
+            from visualdl import LogWriter
+
+            self.writer = LogWriter(logdir=str(folder))
+
+    def add(self, step: int, **values: float) -> None:
+        if self.writer is not None:
+            for tag, value in values.items():
+                self.writer.add_scalar(tag=tag.replace("_", "/", 1), step=step, value=value)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class RunDir:
@@ -437,6 +467,7 @@ def train(argv=None) -> int:
     progress = Progress(main and (args.progress == "on" or
                                   (args.progress == "auto" and sys.stdout.isatty())),
                         steps, batch_size)
+    scalars = Scalars(run / "vdl" if main and args.visualdl else None)
     log = open(run / "loss_log.csv", "a", newline="") if main else io.StringIO()
     writer = csv.writer(log, lineterminator="\n")
     say(f"training on {len(labels)} images: {steps} batches of {batch_size} per epoch, "
@@ -478,6 +509,7 @@ def train(argv=None) -> int:
                               f"training diverged (try a smaller --lr){kept}", file=sys.stderr)
                     return EXIT_FAILED
                 writer.writerow([epoch, batch, f"{value:.6g}"])
+                scalars.add(epoch * steps + batch, train_loss=value, train_lr=optimizer.get_lr())
                 log_rows += 1
                 epoch_losses.append(value)
                 if batch % cfg["log_interval"] == 0:
@@ -504,11 +536,13 @@ def train(argv=None) -> int:
             if main:
                 with open(run / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
+            scalars.add(epoch + 1, valid_loss=valid_loss, valid_accuracy=valid_acc)
             say(f"epoch {epoch + 1}/{cfg['epochs']}: valid accuracy {valid_acc:.4f}, "
                 f"valid loss {valid_loss:.4f} ({row['seconds']:.1f} s)", flush=True)
             save_checkpoint(epoch + 1, 0)
     finally:
         log.close()
+        scalars.close()
         signal.signal(signal.SIGINT, previous_handler)
 
     eval_set = MnistDataset("eval", cfg["datafile"])

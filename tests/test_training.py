@@ -6,12 +6,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import paddle
 import pytest
 
-from conftest import REPO, one_line_error, run_script, train_run
+from conftest import REPO, one_line_error, run, run_script, train_run
 from mnist.model import MNIST
 
 
@@ -267,3 +268,82 @@ def test_distort_and_progress_flags_change_the_run(small_run, tmp_path_factory, 
     assert [r["loss"] for r in plain] != [r["loss"] for r in distorted]
     assert "images/s" in result.stdout  # the live progress line
     assert "images/s" not in small_run[0].stdout  # off when stdout is not a terminal
+
+
+def test_visualdl_gets_the_runs_scalars(tmp_path_factory, datafile):
+    from visualdl import LogReader
+
+    _result, run_dir, _params = train_run(tmp_path_factory, datafile, "vdl", "--limit", "500",
+                                          "--epochs", "2", "--seed", "2", "--visualdl")
+    (record,) = (run_dir / "vdl").iterdir()
+    reader = LogReader(file_path=str(record))
+    assert {"train/loss", "train/lr", "valid/loss", "valid/accuracy"} <= set(reader.get_tags()["scalar"])
+    losses = [float(r["loss"]) for r in loss_rows(run_dir)]
+    logged = [d.value for d in reader.get_data("scalar", "train/loss")]
+    np.testing.assert_allclose(logged, losses, rtol=1e-5)
+    accuracy = [d.value for d in reader.get_data("scalar", "valid/accuracy")]
+    np.testing.assert_allclose(accuracy, [m["valid_accuracy"] for m in metrics(run_dir)], rtol=1e-6)
+
+
+def test_visualdl_missing_is_one_line(datafile, tmp_path):
+    blocker = tmp_path / "visualdl"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('no visualdl here')\n")
+    result = run([sys.executable, str(REPO / "train.py"), "--datafile", str(datafile),
+                  "--run-dir", str(tmp_path / "run"), "--visualdl"],
+                 env={"PYTHONPATH": f"{tmp_path}:{REPO}"})
+    assert result.returncode == 2
+    one_line_error(result, 'pip install -e ".[visualdl]"')
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tmp_path_factory, datafile,
+                                                                     tmp_path):
+    flags = ("--limit", "2000", "--epochs", "3", "--seed", "6")
+    _r, whole_dir, whole_params = train_run(tmp_path_factory, datafile, "whole3", *flags)
+    run_dir, params = tmp_path / "run", tmp_path / "mnist.pdparams"
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), "--datafile", str(datafile),
+                             "--run-dir", str(run_dir), "--save", str(params), *flags],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = run_dir / "loss_log.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill it in the middle of the second epoch
+        if log.exists() and len(log.read_text().splitlines()) > 1 + 20 + 5:
+            break
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no handler runs, nothing is saved on the way out
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert paddle.load(str(run_dir / "checkpoint.pd"))["position"]["epoch"] == 1
+    result = run_script("train.py", "--resume", run_dir, "--save", params)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text() == (whole_dir / "loss_log.csv").read_text()
+    a, b = paddle.load(str(params)), paddle.load(str(whole_params))
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(datafile, tmp_path, monkeypatch, capsys):
+    """Writing the second epoch's checkpoint fails (a full disk, simulated): one line, exit 1,
+    and the first epoch's checkpoint is still there and loads."""
+    from mnist import training
+
+    real, calls = training.save_params, []
+
+    def flaky(state, path):
+        if str(path).endswith("checkpoint.pd"):
+            calls.append(path)
+            if len(calls) == 2:
+                with training.atomic_write(path) as f:  # the temp file is written, then...
+                    f.write(b"partial")
+                    raise OSError(28, "No space left on device")
+        return real(state, path)
+
+    monkeypatch.setattr(training, "save_params", flaky)
+    run_dir = tmp_path / "run"
+    code = training.main(["--datafile", str(datafile), "--run-dir", str(run_dir), "--save",
+                          str(tmp_path / "m.pdparams"), "--limit", "500", "--epochs", "3",
+                          "--seed", "1"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 1 and len(err) == 1 and "No space left on device" in err[0], err
+    assert paddle.load(str(run_dir / "checkpoint.pd"))["position"]["epoch"] == 1
+    assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
