@@ -19,6 +19,7 @@ Every run writes a run directory (``--run-dir``, default ``work/runs/<loss>-<tim
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -28,6 +29,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -352,7 +354,7 @@ def save_params(state_dict, path: str | os.PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# The training run
+# Configuration: a new run, or one resumed
 # ----------------------------------------------------------------------------------------------
 
 def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None]:
@@ -402,175 +404,322 @@ def load_checkpoint(path: Path) -> dict:
     return checkpoint
 
 
+# ----------------------------------------------------------------------------------------------
+# The run's state, its output, and the job
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class State:
+    """Where the run is: exactly what a checkpoint saves and restores (built only here)."""
+    epoch: int = 0          # the epoch in progress (or the next one)
+    batch: int = 0          # the next batch of that epoch
+    log_rows: int = 1       # lines of loss_log.csv written so far, header included
+    history: list = field(default_factory=list)  # the rows of metrics.jsonl
+    elapsed: float = 0.0    # training seconds before this process started
+
+    def checkpoint(self, net, optimizer, elapsed: float) -> dict:
+        position = {"epoch": self.epoch, "batch": self.batch, "log_rows": self.log_rows,
+                    "history": self.history, "elapsed": elapsed}
+        return {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "position": position}
+
+    @classmethod
+    def restore(cls, checkpoint: dict, net, optimizer) -> "State":
+        net.set_state_dict(checkpoint["model"])
+        optimizer.set_state_dict(checkpoint["optimizer"])
+        p = checkpoint["position"]
+        return cls(p["epoch"], p["batch"], p["log_rows"], p["history"], p["elapsed"])
+
+
+class RunLog:
+    """Everything rank 0 prints and writes while training: the lesson's lines, loss_log.csv,
+    metrics.jsonl, VisualDL's scalars, the progress line. On other ranks it does nothing."""
+
+    def __init__(self, run: RunDir | None, progress: Progress, scalars: Scalars):
+        self.run, self.progress, self.scalars = run, progress, scalars
+        self.file = None
+
+    def start(self, cfg: dict, state: State, resumed: bool) -> None:
+        if self.run is None:
+            return
+        if resumed:  # drop what came after the checkpoint
+            self.run.truncate_lines("loss_log.csv", state.log_rows)
+            self.run.truncate_lines("metrics.jsonl", len(state.history))
+            self.run.write_json("config.json", cfg)
+            print(f"resuming {self.run.path} at epoch {state.epoch}, batch {state.batch}")
+        else:
+            self.run.write_json("config.json", cfg)
+            (self.run / "loss_log.csv").write_text("epoch,batch,loss\n")
+            (self.run / "metrics.jsonl").write_text("")
+        self.file = open(self.run / "loss_log.csv", "a", newline="")
+        self.rows = csv.writer(self.file, lineterminator="\n")
+
+    def say(self, text: str) -> None:
+        if self.run is not None:
+            print(text, flush=True)
+
+    def error(self, text: str) -> None:
+        self.progress.clear()
+        if self.run is not None:
+            print(text, file=sys.stderr)
+
+    def batch(self, epoch: int, batch: int, step: int, value: float, lr: float,
+              interval: int) -> None:
+        if self.run is None:
+            return
+        self.rows.writerow([epoch, batch, f"{value:.6g}"])
+        self.scalars.add(step, train_loss=value, train_lr=lr)
+        if batch % interval == 0:
+            self.progress.clear()
+            self.say(f"epoch: {epoch}, batch: {batch}, loss is: {value:.7f}")
+        self.progress.update(epoch, batch, value)
+
+    def flush(self) -> None:
+        if self.file:
+            self.file.flush()
+        self.progress.clear()
+
+    def epoch(self, row: dict, epochs: int) -> None:
+        if self.run is None:
+            return
+        with open(self.run / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.scalars.add(row["epoch"], valid_loss=row["valid_loss"],
+                         valid_accuracy=row["valid_accuracy"])
+        self.say(f"epoch {row['epoch']}/{epochs}: valid accuracy {row['valid_accuracy']:.4f}, "
+                 f"valid loss {row['valid_loss']:.4f} ({row['seconds']:.1f} s)")
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+        self.scalars.close()
+
+
+@dataclass
+class Job:
+    """One training run, set up: flags, cluster, config, data, network, optimizer, log."""
+    args: argparse.Namespace
+    cfg: dict
+    cluster: Cluster
+    run: RunDir | None          # the run directory (rank 0 only)
+    images: np.ndarray
+    labels: np.ndarray
+    valid: MnistDataset
+    net: MNIST
+    model: object               # net, or net wrapped in paddle.DataParallel
+    optimizer: object
+    scheduler: object
+    loss_kind: object
+    state: State
+    log: RunLog
+    started: float = field(default_factory=time.perf_counter)
+    epoch_started: float = 0.0
+    epoch_losses: list = field(default_factory=list)  # this process's losses of this epoch
+    diverged_at: tuple | None = None                  # (loss, epoch, batch)
+
+    @property
+    def steps(self) -> int:  # batches per epoch; the last partial batch is dropped (lesson)
+        return len(self.labels) // self.cfg["batch_size"]
+
+    def elapsed(self) -> float:
+        return self.state.elapsed + time.perf_counter() - self.started
+
+    def save_checkpoint(self) -> None:
+        if self.run is not None:
+            save_params(self.state.checkpoint(self.net, self.optimizer, self.elapsed()),
+                        self.run / CHECKPOINT)
+
+
+# ----------------------------------------------------------------------------------------------
+# The training run
+# ----------------------------------------------------------------------------------------------
+
+FINISHED, DIVERGED, INTERRUPTED = "finished", "diverged", "interrupted"
+
+
 def train(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The lesson's loop: epochs of batches, a look at the valid split after each."""
+    job = setup(list(sys.argv[1:] if argv is None else argv))
+    with interrupt_flag() as interrupted:
+        try:
+            for epoch in range(job.state.epoch, job.cfg["epochs"]):
+                outcome = run_epoch(job, epoch, interrupted)
+                if outcome != FINISHED:
+                    return stop(job, outcome)
+                end_epoch(job, epoch)
+        finally:
+            job.log.close()
+    return finish(job)
+
+
+def setup(argv: list[str]) -> Job:
+    """Flags, device, cluster, config (new or resumed), threads, data, network, optimizer."""
     args = parse_args(argv)  # bad flags fail here, before any process group
     check_args(args)
     set_device(args.device)
     cluster = Cluster()
     cfg, run, checkpoint = configure(argv, args, cluster)
-    main = cluster.main
     if args.device == "cpu":
-        threads = args.threads or max(1, (os.cpu_count() or 1) // cluster.world)
-        set_threads(threads)
-
-    # One process per machine builds the data file; the others wait, then read it.
-    if cluster.local_rank == 0:
-        build_datafile(cfg["datafile"], args.mnist_dir)
-        MnistDataset("train", cfg["datafile"])  # writes the binary cache once
-    cluster.barrier()
-    train_set = MnistDataset("train", cfg["datafile"])
-    valid_set = MnistDataset("valid", cfg["datafile"])
-    images, labels = train_set.images, train_set.labels
-    if cfg["limit"]:
-        images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
-    batch_size = cfg["batch_size"]
-    steps = len(labels) // batch_size  # the last partial batch is dropped, as in the lesson
-
+        set_threads(args.threads or max(1, (os.cpu_count() or 1) // cluster.world))
+    images, labels, valid = load_data(cfg, args.mnist_dir, cluster)
     loss_kind = LOSSES[cfg["loss"]]
     paddle.seed(cfg["seed"])
     net = MNIST(loss_kind.num_outputs)
     model = paddle.DataParallel(net) if cluster.world > 1 else net
-    optimizer, scheduler = make_optimizer(cfg, net, steps)
-
-    start_epoch, start_batch, history, log_rows, elapsed = 0, 0, [], 0, 0.0
-    if checkpoint is None:
-        if main:
-            run.write_json("config.json", cfg)
-            with open(run / "loss_log.csv", "w") as f:
-                f.write("epoch,batch,loss\n")
-            (run / "metrics.jsonl").write_text("")
-        log_rows = 1
-    else:
-        net.set_state_dict(checkpoint["model"])
-        optimizer.set_state_dict(checkpoint["optimizer"])
-        pos = checkpoint["position"]
-        start_epoch, start_batch, log_rows = pos["epoch"], pos["batch"], pos["log_rows"]
-        history, elapsed = pos["history"], pos["elapsed"]
-        if main:
-            run.truncate_lines("loss_log.csv", log_rows)
-            run.truncate_lines("metrics.jsonl", len(history))
-            run.write_json("config.json", cfg)
-            print(f"resuming {run.path} at epoch {start_epoch}, batch {start_batch}")
-
-    def save_checkpoint(epoch, batch):
-        if not main:
-            return
-        position = {"epoch": epoch, "batch": batch, "log_rows": log_rows, "history": history,
-                    "elapsed": elapsed + time.perf_counter() - t_start}
-        save_params({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "position": position}, run / CHECKPOINT)
-
-    say = print if main else (lambda *a, **k: None)
-    interrupted = []
-    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    optimizer, scheduler = make_optimizer(cfg, net, len(labels) // cfg["batch_size"])
+    state = State() if checkpoint is None else State.restore(checkpoint, net, optimizer)
+    main = cluster.main
     progress = Progress(main and (args.progress == "on" or
                                   (args.progress == "auto" and sys.stdout.isatty())),
-                        steps, batch_size)
-    scalars = Scalars(run / "vdl" if main and args.visualdl else None)
-    log = open(run / "loss_log.csv", "a", newline="") if main else io.StringIO()
-    writer = csv.writer(log, lineterminator="\n")
-    say(f"training on {len(labels)} images: {steps} batches of {batch_size} per epoch, "
-        f"{cfg['epochs']} epochs, loss {cfg['loss']}"
-        + (f", {cluster.world} processes" if cluster.world > 1 else ""), flush=True)
-    t_start = time.perf_counter()
+                        len(labels) // cfg["batch_size"], cfg["batch_size"])
+    log = RunLog(run, progress, Scalars(run / "vdl" if main and args.visualdl else None))
+    log.start(cfg, state, resumed=checkpoint is not None)
+    job = Job(args, cfg, cluster, run, images, labels, valid, net, model, optimizer, scheduler,
+              loss_kind, state, log)
+    log.say(f"training on {len(labels)} images: {job.steps} batches of {cfg['batch_size']} per "
+            f"epoch, {cfg['epochs']} epochs, loss {cfg['loss']}"
+            + (f", {cluster.world} processes" if cluster.world > 1 else ""))
     model.train()
-    try:
-        for epoch in range(start_epoch, cfg["epochs"]):
-            t_epoch = time.perf_counter()
-            order = epoch_order(cfg["seed"], epoch, len(labels))
-            epoch_losses = []
-            for batch in range(start_batch if epoch == start_epoch else 0, steps):
-                idx = np.sort(order[batch * batch_size:(batch + 1) * batch_size])
-                x = images[idx]
-                rng = np.random.default_rng([cfg["seed"], epoch, batch])
-                if cfg.get("distort"):
-                    x = distort(x, rng, cfg["augment"])
-                elif cfg["augment"]:
-                    x = shift_images(x, cfg["augment"], rng)
-                share = slice(cluster.rank, None, cluster.world)  # this process's images
-                out = model(paddle.to_tensor(x[share]))
-                loss = loss_kind.loss(out, paddle.to_tensor(labels[idx][share]))
-                loss.backward()
-                optimizer.step()
-                optimizer.clear_grad()
-                if scheduler is not None:
-                    scheduler.step()
-                # The batch loss is the mean of the processes' losses (equal shares); a Ctrl-C
-                # seen by any process stops all of them after the same batch.
-                total, stop = cluster.sum([float(loss), float(bool(interrupted))])
-                value = total / cluster.world
-                if not math.isfinite(value):
-                    progress.clear()
-                    kept = f"; the last good checkpoint is {run / CHECKPOINT}" \
-                        if main and (run / CHECKPOINT).exists() else ""
-                    if main:
-                        print(f"error: the loss became {value} at epoch {epoch}, batch {batch}: "
-                              f"training diverged (try a smaller --lr){kept}", file=sys.stderr)
-                    return EXIT_FAILED
-                writer.writerow([epoch, batch, f"{value:.6g}"])
-                scalars.add(epoch * steps + batch, train_loss=value, train_lr=optimizer.get_lr())
-                log_rows += 1
-                epoch_losses.append(value)
-                if batch % cfg["log_interval"] == 0:
-                    progress.clear()
-                    say(f"epoch: {epoch}, batch: {batch}, loss is: {value:.7f}", flush=True)
-                progress.update(epoch, batch, value)
-                if stop:
-                    log.flush()
-                    save_checkpoint(epoch, batch + 1)
-                    progress.clear()
-                    if main:
-                        print(f"interrupted: checkpoint saved; continue with "
-                              f"python train.py --resume {run.path}", file=sys.stderr)
-                    return EXIT_INTERRUPTED
-            log.flush()
-            progress.clear()
-            valid_loss, valid_acc = evaluate(net, loss_kind, valid_set.images, valid_set.labels,
-                                             cluster)
-            row = {"epoch": epoch + 1,
-                   "train_loss": float(np.mean(epoch_losses)) if epoch_losses else None,
-                   "valid_loss": valid_loss, "valid_accuracy": valid_acc,
-                   "seconds": time.perf_counter() - t_epoch}
-            history.append(row)
-            if main:
-                with open(run / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(row) + "\n")
-            scalars.add(epoch + 1, valid_loss=valid_loss, valid_accuracy=valid_acc)
-            say(f"epoch {epoch + 1}/{cfg['epochs']}: valid accuracy {valid_acc:.4f}, "
-                f"valid loss {valid_loss:.4f} ({row['seconds']:.1f} s)", flush=True)
-            save_checkpoint(epoch + 1, 0)
-    finally:
-        log.close()
-        scalars.close()
-        signal.signal(signal.SIGINT, previous_handler)
+    return job
 
-    eval_set = MnistDataset("eval", cfg["datafile"])
-    eval_loss, eval_acc = evaluate(net, loss_kind, eval_set.images, eval_set.labels,
-                                   cluster)
-    wall = elapsed + time.perf_counter() - t_start
-    if cluster.world > 1:
-        if not cluster.same_parameters(net):
-            if main:
-                print("error: the processes ended with different parameters", file=sys.stderr)
+
+def load_data(cfg: dict, mnist_dir, cluster: Cluster):
+    """(train images, train labels, valid split). One process per machine builds the data
+    file and its cache; the others wait, then read it."""
+    if cluster.local_rank == 0:
+        build_datafile(cfg["datafile"], mnist_dir)
+        MnistDataset("train", cfg["datafile"])  # writes the binary cache once
+    cluster.barrier()
+    train_set = MnistDataset("train", cfg["datafile"])
+    images, labels = train_set.images, train_set.labels
+    if cfg["limit"]:
+        images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
+    return images, labels, MnistDataset("valid", cfg["datafile"])
+
+
+@contextlib.contextmanager
+def interrupt_flag():
+    """A list that becomes non-empty on Ctrl-C: the run stops after the batch in progress."""
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def batch_images(job: Job, order: np.ndarray, epoch: int, batch: int):
+    """The images and labels of one global batch, augmented as the run says."""
+    size = job.cfg["batch_size"]
+    idx = np.sort(order[batch * size:(batch + 1) * size])
+    x = job.images[idx]
+    rng = np.random.default_rng([job.cfg["seed"], epoch, batch])
+    if job.cfg.get("distort"):
+        x = distort(x, rng, job.cfg["augment"])
+    elif job.cfg["augment"]:
+        x = shift_images(x, job.cfg["augment"], rng)
+    return x, job.labels[idx]
+
+
+def train_step(model, optimizer, scheduler, loss_fn, x: np.ndarray, y: np.ndarray):
+    """One step on one batch: forward, loss, backward, update. Returns the loss tensor."""
+    loss = loss_fn(model(paddle.to_tensor(x)), paddle.to_tensor(y))
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    if scheduler is not None:
+        scheduler.step()
+    return loss
+
+
+def run_epoch(job: Job, epoch: int, interrupted: list) -> str:
+    """The batches of one epoch (from where the state says): FINISHED, DIVERGED or INTERRUPTED."""
+    cluster, state = job.cluster, job.state
+    order = epoch_order(job.cfg["seed"], epoch, len(job.labels))
+    job.epoch_losses, job.epoch_started = [], time.perf_counter()
+    share = slice(cluster.rank, None, cluster.world)  # this process's images of each batch
+    for batch in range(state.batch, job.steps):
+        x, y = batch_images(job, order, epoch, batch)
+        loss = train_step(job.model, job.optimizer, job.scheduler, job.loss_kind.loss,
+                          x[share], y[share])
+        # The batch loss is the mean of the processes' losses (equal shares); a Ctrl-C seen by
+        # any process stops all of them after the same batch.
+        total, stop = cluster.sum([float(loss), float(bool(interrupted))])
+        value = total / cluster.world
+        if not math.isfinite(value):
+            job.diverged_at = (value, epoch, batch)
+            return DIVERGED
+        job.log.batch(epoch, batch, epoch * job.steps + batch, value, job.optimizer.get_lr(),
+                      job.cfg["log_interval"])
+        state.log_rows += 1
+        state.batch = batch + 1
+        job.epoch_losses.append(value)
+        if stop:
+            return INTERRUPTED
+    return FINISHED
+
+
+def end_epoch(job: Job, epoch: int) -> None:
+    """Validation figures, a metrics row, and a checkpoint at the start of the next epoch."""
+    job.log.flush()
+    valid_loss, valid_acc = evaluate(job.net, job.loss_kind, job.valid.images, job.valid.labels,
+                                     job.cluster)
+    losses = job.epoch_losses
+    row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None,
+           "valid_loss": valid_loss, "valid_accuracy": valid_acc,
+           "seconds": time.perf_counter() - job.epoch_started}
+    job.state.history.append(row)
+    job.log.epoch(row, job.cfg["epochs"])
+    job.state.epoch, job.state.batch = epoch + 1, 0
+    job.save_checkpoint()
+
+
+def stop(job: Job, outcome: str) -> int:
+    """The run ends early: it diverged (nothing saved is touched) or was interrupted (a
+    checkpoint is saved to resume from)."""
+    if outcome == DIVERGED:
+        value, epoch, batch = job.diverged_at
+        kept = (f"; the last good checkpoint is {job.run / CHECKPOINT}"
+                if job.run is not None and (job.run / CHECKPOINT).exists() else "")
+        job.log.error(f"error: the loss became {value} at epoch {epoch}, batch {batch}: "
+                      f"training diverged (try a smaller --lr){kept}")
+        return EXIT_FAILED
+    job.log.flush()
+    job.save_checkpoint()
+    job.log.error(f"interrupted: checkpoint saved; continue with python train.py --resume "
+                  f"{job.run.path if job.run else ''}")
+    return EXIT_INTERRUPTED
+
+
+def finish(job: Job) -> int:
+    """Eval figures, the check that all processes agree, the summary, parameters and report."""
+    eval_set = MnistDataset("eval", job.cfg["datafile"])
+    eval_loss, eval_acc = evaluate(job.net, job.loss_kind, eval_set.images, eval_set.labels,
+                                   job.cluster)
+    wall = job.elapsed()
+    if job.cluster.world > 1:
+        if not job.cluster.same_parameters(job.net):
+            job.log.error("error: the processes ended with different parameters")
             return EXIT_FAILED
-        say(f"parameters identical on all {cluster.world} processes")
-    if not main:
+        job.log.say(f"parameters identical on all {job.cluster.world} processes")
+    if job.run is None:
         return 0
+    history, cfg = job.state.history, job.cfg
     accs = [h["valid_accuracy"] for h in history]
     summary = {"loss": cfg["loss"], "epochs": cfg["epochs"], "eval_accuracy": eval_acc,
                "eval_loss": eval_loss, "final_valid_accuracy": accs[-1] if accs else None,
                "best_valid_accuracy": max(accs) if accs else None,
                "final_train_loss": history[-1]["train_loss"] if history else None,
-               "wall_time_s": wall, "processes": cluster.world,
-               "images_per_s": len(history) * steps * batch_size / wall if wall else None}
-    run.write_json("summary.json", summary)
-    state = net.state_dict()
-    save_params(state, run / "model.pdparams")
-    save_params(state, args.save)
-    write_report(run.path, cfg["datafile"], model=net)  # report.png: curves, confusions, mistakes
+               "wall_time_s": wall, "processes": job.cluster.world,
+               "images_per_s": (len(history) * job.steps * cfg["batch_size"] / wall
+                                if wall else None)}
+    job.run.write_json("summary.json", summary)
+    state = job.net.state_dict()
+    save_params(state, job.run / "model.pdparams")
+    save_params(state, job.args.save)
+    write_report(job.run.path, cfg["datafile"], model=job.net)  # curves, confusions, mistakes
     print(f"eval accuracy {eval_acc:.4f} (eval loss {eval_loss:.4f}); {wall:.0f} s")
-    print(f"saved {args.save} and the run in {run.path}")
+    print(f"saved {job.args.save} and the run in {job.run.path}")
     return 0
 
 
