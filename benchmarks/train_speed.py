@@ -18,6 +18,14 @@ cross-entropy, the first 10000 real training images:
                 1 thread each, 50 images of every batch of 100 on each)
     torch       the same network in PyTorch eager, if torch is importable
                 (``pip install torch==2.13.0`` gives the CPU build on these machines)
+    torch-2p    the same in PyTorch on 2 processes, as its users run it: torchrun, gloo,
+                DistributedDataParallel, 50 images of every batch on each
+
+Every contender starts from the environment this script was started with (never one that
+importing Paddle has changed), and reports the threads it ran with. With ``--end-to-end`` it
+also times whole commands: ``python train.py --epochs 1`` against the same job in PyTorch
+(``benchmarks/torch_mnist.py``: one epoch of the 50000 training images, batch 100, SGD lr 0.01,
+then the valid and eval accuracy).
 
 It prints the ratios project/lesson and project/torch. This is a measurement, not a test: the
 machine is shared and noisy, so compare figures from one run only.
@@ -29,12 +37,17 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# The environment the user started this with: every contender runs in it. (Importing Paddle
+# sets OMP_NUM_THREADS=1 in os.environ, and a child started after that inherits it.)
+START_ENV = dict(os.environ)
 
 REPO = Path(__file__).resolve().parent.parent
 WARMUP = 5
@@ -81,7 +94,7 @@ def worker_project(images, labels, batches):
     from mnist.cpu import set_threads
     from mnist.losses import LOSSES
     from mnist.model import MNIST
-    from mnist.training import Cluster
+    from mnist.training import Cluster, train_step
 
     cluster = Cluster()
     set_threads(max(1, (os.cpu_count() or 1) // cluster.world))
@@ -91,20 +104,19 @@ def worker_project(images, labels, batches):
     loss_fn = LOSSES["cross_entropy"].loss
     steps = len(labels) // 100
 
-    def step(i):  # what mnist/training.py does for one batch
+    def step(i):  # what mnist/training.py does for one batch: its own train_step
         lo = (i % steps) * 100
         share = slice(lo + cluster.rank, lo + 100, cluster.world)
-        loss = loss_fn(model(paddle.to_tensor(images[share])), paddle.to_tensor(labels[share]))
-        loss.backward()
-        opt.step()
-        opt.clear_grad()
+        loss = train_step(model, opt, None, loss_fn, images[share], labels[share])
         cluster.sum([float(loss), 0.0])
 
     rate = timed(step, batches)
     return rate if cluster.main else None
 
 
-def worker_torch(images, labels, batches):
+def _torch_model_and_step(images, labels, rank=0, world=1):
+    """The same network in PyTorch, SGD lr 0.01, and one training step on this process's share
+    of a batch of 100 (DDP-wrapped when world > 1)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -121,23 +133,46 @@ def worker_torch(images, labels, batches):
             x = F.max_pool2d(F.relu(self.conv2(x)), 2)
             return self.fc(x.reshape(x.shape[0], 980))
 
+    torch.manual_seed(0)
     model = Net()
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
     steps = len(labels) // 100
 
     def step(i):
         lo = (i % steps) * 100
-        loss = F.cross_entropy(model(x_all[lo:lo + 100]), y_all[lo:lo + 100])
+        share = slice(lo + rank, lo + 100, world)
+        loss = F.cross_entropy(model(x_all[share]), y_all[share])
         opt.zero_grad()
         loss.backward()
         opt.step()
         loss.item()
 
+    return model, opt, step
+
+
+def worker_torch(images, labels, batches):
+    _model, _opt, step = _torch_model_and_step(images, labels)
     return timed(step, batches)
 
 
-WORKERS = {"lesson": worker_lesson, "project": worker_project, "torch": worker_torch}
+def worker_torch_ddp(images, labels, batches):
+    """PyTorch data parallel on the processes torchrun started (gloo): each takes every N-th
+    image of a batch of 100, DistributedDataParallel averages the gradients."""
+    import torch.distributed as tdist
+
+    tdist.init_process_group("gloo")
+    rank, world = tdist.get_rank(), tdist.get_world_size()
+    _model, _opt, step = _torch_model_and_step(images, labels, rank, world)
+    rate = timed(step, batches)
+    tdist.destroy_process_group()
+    return rate if rank == 0 else None
+
+
+WORKERS = {"lesson": worker_lesson, "project": worker_project, "torch": worker_torch,
+           "torchddp": worker_torch_ddp}
 ENV = {"lesson": {"MKL_DEBUG_CPU_TYPE": ""}, "lesson-mkl": {"MKL_DEBUG_CPU_TYPE": "5"}}
 
 
@@ -148,7 +183,22 @@ def run_worker(name: str, data: Path, batches: int) -> None:
         images, labels = d["images"], d["labels"]
     rate = WORKERS[name](images, labels, batches)
     if rate is not None:
-        print(json.dumps({"images_per_s": rate, "peak_rss_mib": peak_rss_mib()}), flush=True)
+        print(json.dumps({"images_per_s": rate, "peak_rss_mib": peak_rss_mib(),
+                          "threads": threads_in_use(name)}), flush=True)
+
+
+def threads_in_use(name: str) -> str:
+    """The worker's thread settings as it ran: the library's own count and OMP_NUM_THREADS."""
+    omp = os.environ.get("OMP_NUM_THREADS", "unset")
+    if name.startswith("torch"):
+        import torch
+
+        return f"torch {torch.get_num_threads()}, OMP_NUM_THREADS {omp}"
+    import paddle
+
+    core = paddle.base.core
+    count = core.get_num_threads() if hasattr(core, "get_num_threads") else "?"
+    return f"paddle {count}, OMP_NUM_THREADS {omp}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,10 +206,15 @@ def run_worker(name: str, data: Path, batches: int) -> None:
 # ----------------------------------------------------------------------------------------------
 
 def measure(contender: str, data: Path, batches: int) -> dict | None:
-    me = [str(Path(__file__).resolve()), "--worker", contender.split("-")[0],
+    worker = "torchddp" if contender == "torch-2p" else contender.split("-")[0]
+    me = [str(Path(__file__).resolve()), "--worker", worker,
           "--data", str(data), "--batches", str(batches)]
-    env = {**os.environ, "PYTHONPATH": str(REPO), **ENV.get(contender, {})}
-    if contender.endswith("-2p"):
+    env = {**START_ENV, "PYTHONPATH": str(REPO), **ENV.get(contender, {})}
+    if contender == "torch-2p":  # torchrun, as PyTorch's users launch it
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_port", "29533", *me]
+        result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
+    elif contender.endswith("-2p"):
         with tempfile.TemporaryDirectory() as logs:
             cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
                    "--log_dir", logs, *me]
@@ -180,6 +235,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", type=int, default=50, help="timed batches of 100 per run")
     parser.add_argument("--datafile", default="work/mnist.json.gz")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also time python train.py --epochs 1 against PyTorch's same job")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -201,7 +258,7 @@ def main() -> int:
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
         contenders.insert(1, "lesson-mkl")
     if importlib.util.find_spec("torch"):
-        contenders.append("torch")
+        contenders += ["torch", "torch-2p"]
     else:
         print("torch is not installed: skipping PyTorch (pip install torch==2.13.0)")
     results: dict[str, list[dict]] = {c: [] for c in contenders}
@@ -213,8 +270,8 @@ def main() -> int:
                 m = measure(c, data, args.batches)
                 if m:
                     results[c].append(m)
-                    print(f"  repeat {r + 1}: {c:<11} {m['images_per_s']:7.0f} images/s",
-                          flush=True)
+                    print(f"  repeat {r + 1}: {c:<11} {m['images_per_s']:7.0f} images/s   "
+                          f"threads: {m['threads']}", flush=True)
 
     median = {c: statistics.median(m["images_per_s"] for m in ms)
               for c, ms in results.items() if ms}
@@ -223,18 +280,48 @@ def main() -> int:
     for c, ms in results.items():
         if ms:
             rss = max(m["peak_rss_mib"] for m in ms)
-            print(f"{c:<12}{median[c]:>10.0f}{rss:>9.0f} MiB")
+            print(f"{c:<12}{median[c]:>10.0f}{rss:>9.0f} MiB   threads: {ms[-1]['threads']}")
     if "lesson" in median:
         for c in ("lesson-mkl", "project", "project-2p"):
             if c in median:
                 print(f"{c} / lesson: {median[c] / median['lesson']:.2f}x")
-    if "torch" in median:
-        for c in ("project", "project-2p"):
-            if c in median:
-                print(f"{c} / torch:  {median[c] / median['torch']:.2f}x")
+    if "torch" in median and "project" in median:
+        print(f"project / torch (1 process each): {median['project'] / median['torch']:.2f}x")
+    if "torch-2p" in median and "project-2p" in median:
+        print(f"project-2p / torch-2p (2 processes each): "
+              f"{median['project-2p'] / median['torch-2p']:.2f}x")
     if "project" in median and "project-2p" in median:
         print(f"2 processes / 1 process: {median['project-2p'] / median['project']:.2f}x")
+    if args.end_to_end:
+        end_to_end(args.repeats, args.datafile)
     return 0
+
+
+def end_to_end(repeats: int, datafile: str) -> None:
+    """Whole commands, start to finish, in the user's environment: one epoch each."""
+    env = {**START_ENV, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory() as tmp:
+        commands = {
+            "python train.py --epochs 1": [sys.executable, "train.py", "--epochs", "1",
+                                           "--datafile", datafile, "--seed", "1", "--run-dir",
+                                           f"{tmp}/run", "--save", f"{tmp}/m.pdparams"],
+            "PyTorch, the same job": [sys.executable, "benchmarks/torch_mnist.py", "--epochs",
+                                      "1", "--datafile", datafile],
+        }
+        walls: dict[str, list[float]] = {k: [] for k in commands}
+        for _ in range(repeats):
+            for name, cmd in commands.items():
+                shutil.rmtree(f"{tmp}/run", ignore_errors=True)
+                t = time.perf_counter()
+                done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+                if done.returncode:
+                    print(f"  {name}: failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+                    continue
+                walls[name].append(time.perf_counter() - t)
+    print(f"\nend to end, one epoch, whole command (median of {repeats}):")
+    for name, w in walls.items():
+        if w:
+            print(f"  {name:<28} {statistics.median(w):6.1f} s")
 
 
 if __name__ == "__main__":
