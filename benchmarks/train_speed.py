@@ -51,6 +51,7 @@ START_ENV = dict(os.environ)
 
 REPO = Path(__file__).resolve().parent.parent
 WARMUP = 5
+THREADS_SET = None  # the threads a Paddle worker set, for the report
 
 
 def peak_rss_mib() -> float:
@@ -96,8 +97,10 @@ def worker_project(images, labels, batches):
     from mnist.model import MNIST
     from mnist.training import Cluster, train_step
 
+    global THREADS_SET
     cluster = Cluster()
-    set_threads(max(1, (os.cpu_count() or 1) // cluster.world))
+    THREADS_SET = max(1, (os.cpu_count() or 1) // cluster.world)
+    set_threads(THREADS_SET)
     net = MNIST()
     model = paddle.DataParallel(net) if cluster.world > 1 else net
     opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=net.parameters())
@@ -119,19 +122,7 @@ def _torch_model_and_step(images, labels, rank=0, world=1):
     of a batch of 100 (DDP-wrapped when world > 1)."""
     import torch
     import torch.nn.functional as F
-    from torch import nn
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 20, 5, padding=2)
-            self.conv2 = nn.Conv2d(20, 20, 5, padding=2)
-            self.fc = nn.Linear(980, 10)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-            return self.fc(x.reshape(x.shape[0], 980))
+    from torch_mnist import Net  # benchmarks/torch_mnist.py: the network in PyTorch
 
     torch.manual_seed(0)
     model = Net()
@@ -167,6 +158,7 @@ def worker_torch_ddp(images, labels, batches):
     rank, world = tdist.get_rank(), tdist.get_world_size()
     _model, _opt, step = _torch_model_and_step(images, labels, rank, world)
     rate = timed(step, batches)
+    tdist.barrier()  # both ranks done before the group goes (gloo aborted at exit without it)
     tdist.destroy_process_group()
     return rate if rank == 0 else None
 
@@ -194,16 +186,21 @@ def threads_in_use(name: str) -> str:
         import torch
 
         return f"torch {torch.get_num_threads()}, OMP_NUM_THREADS {omp}"
-    import paddle
-
-    core = paddle.base.core
-    count = core.get_num_threads() if hasattr(core, "get_num_threads") else "?"
+    count = f"set_num_threads({THREADS_SET})" if THREADS_SET else "its default"
     return f"paddle {count}, OMP_NUM_THREADS {omp}"
 
 
 # ----------------------------------------------------------------------------------------------
 # The driver
 # ----------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 def measure(contender: str, data: Path, batches: int) -> dict | None:
     worker = "torchddp" if contender == "torch-2p" else contender.split("-")[0]
@@ -212,7 +209,7 @@ def measure(contender: str, data: Path, batches: int) -> dict | None:
     env = {**START_ENV, "PYTHONPATH": str(REPO), **ENV.get(contender, {})}
     if contender == "torch-2p":  # torchrun, as PyTorch's users launch it
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_port", "29533", *me]
+               "--master_port", str(free_port()), *me]
         result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
     elif contender.endswith("-2p"):
         with tempfile.TemporaryDirectory() as logs:
