@@ -23,7 +23,8 @@ from PIL import Image
 
 from mnist import cli
 from mnist.cli import CliError, Parser
-from mnist.pictures import ImageError, open_image, preprocess_mnist
+from mnist.losses import predicted_digits
+from mnist.pictures import ImageError, input_picture, open_image, preprocess_mnist
 from mnist.predictors import ModelError, load_predictor, probabilities
 
 MAX_UPLOAD = "20mb"
@@ -102,10 +103,8 @@ def input_html(array: np.ndarray) -> str:
     """The 28x28 input as an <img> (a PNG in a data URL, scaled up 8 times). Inline, so that no
     file is cached on the server: Gradio's file cache raced when two requests made the same
     picture at once (one client read it while another rewrote it)."""
-    image = Image.fromarray(np.round(255 * array).astype(np.uint8)).resize(
-        (28 * SHOW, 28 * SHOW), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    input_picture(array, SHOW).save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (f'<img alt="the network\'s 28x28 input" width="{28 * SHOW}" height="{28 * SHOW}" '
             f'src="data:image/png;base64,{data}">')
@@ -125,10 +124,9 @@ def predict_image(models: Models, model_name: str, image: Image.Image | None):
     except (ImageError, ModelError) as exc:
         return f"Cannot read a digit there: {exc}.", None, None
     seen = input_html(inputs[0, 0])
+    digit = int(predicted_digits(out[None])[0])
     if len(out) == 1:  # a square-error model: one value, not probabilities
-        digit = int(np.clip(np.rint(out[0]), 0, 9))
         return f"## Prediction: {digit}\n(value {out[0]:.2f})", None, seen
-    digit = int(out.argmax())
     return (f"## Prediction: {digit}\n(p = {out[digit]:.2f})",
             {str(d): float(p) for d, p in enumerate(out)}, seen)
 

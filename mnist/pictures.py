@@ -320,6 +320,14 @@ def preprocess_lesson(image: Image.Image) -> np.ndarray:
 PIPELINES = {"mnist": preprocess_mnist, "lesson": preprocess_lesson}
 
 
+def input_picture(array: np.ndarray, scale: int = 8) -> Image.Image:
+    """A network input (28x28, ink = 1) as a picture a person can see: white ink on black,
+    ``scale`` times larger, pixels kept square."""
+    pixels = np.round(255 * np.clip(np.asarray(array).reshape(CANVAS, CANVAS), 0, 1))
+    return Image.fromarray(pixels.astype(np.uint8)).resize(
+        (CANVAS * scale, CANVAS * scale), Image.Resampling.NEAREST)
+
+
 def load_input(path, pipeline: str = "mnist") -> np.ndarray:
     """A picture file -> the network's input, float32 [1, 28, 28]."""
     return PIPELINES[pipeline](open_image(path))

@@ -17,7 +17,7 @@ import numpy as np
 from mnist import cli
 from mnist.cli import CliError, Parser
 from mnist.losses import predicted_digits
-from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, load_input
+from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input
 from mnist.predictors import EagerPredictor, Predictor, load_predictor, probabilities
 
 EXIT_SOME_FAILED = 1
@@ -111,8 +111,6 @@ def build_parser():
 
 def save_inputs(folder: str, paths: list[str], inputs) -> None:
     """Each network input as a PNG a person can see: ink white on black, 224x224 pixels."""
-    from PIL import Image
-
     from mnist.files import atomic_write
 
     taken = set()
@@ -123,10 +121,8 @@ def save_inputs(folder: str, paths: list[str], inputs) -> None:
             n += 1
             name = f"{stem}-{n}.png"
         taken.add(name)
-        pixels = np.round(255 * np.clip(array.reshape(28, 28), 0, 1)).astype(np.uint8)
-        big = Image.fromarray(pixels).resize((224, 224), Image.Resampling.NEAREST)
         with atomic_write(Path(folder) / name) as f:
-            big.save(f, format="PNG")
+            input_picture(array).save(f, format="PNG")
 
 
 def format_line(path: str, probs: np.ndarray, digit: int, k: int) -> str:
