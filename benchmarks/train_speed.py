@@ -12,8 +12,10 @@ cross-entropy, the first 10000 real training images:
                 Paddle's default threads, MKL left to its own code path (as the lesson runs)
     lesson-mkl  the same with MKL_DEBUG_CPU_TYPE=5, which this project sets on AMD processors
                 (mnist/cpu.py); only where that applies, to show how much of the gain it is
-    project     this project's step: batches sliced from numpy arrays, mnist.model.MNIST (bias
-                after pooling, pooling with its mask), all cores, the project's CPU settings
+    project     this project's step as train.py runs it: batches sliced from numpy arrays,
+                mnist.model.MNIST with its oneDNN block operator (mnist/conv_block.py), all
+                cores, the project's CPU settings
+    project-paddle  the same step with Paddle's own convolution ops (train.py --conv paddle)
     project-2p  the project's step data-parallel on 2 processes (paddle.distributed.launch,
                 1 thread each, 50 images of every batch of 100 on each)
     torch       the same network in PyTorch eager, if torch is importable
@@ -52,6 +54,7 @@ START_ENV = dict(os.environ)
 REPO = Path(__file__).resolve().parent.parent
 WARMUP = 5
 THREADS_SET = None  # the threads a Paddle worker set, for the report
+CONV_USED = None  # and the convolution it ran
 
 
 def peak_rss_mib() -> float:
@@ -89,7 +92,7 @@ def worker_lesson(images, labels, batches):
     return timed(step, batches)
 
 
-def worker_project(images, labels, batches):
+def worker_project(images, labels, batches, conv="onednn"):
     import paddle
 
     from mnist.cpu import set_threads
@@ -97,11 +100,12 @@ def worker_project(images, labels, batches):
     from mnist.model import MNIST
     from mnist.training import Cluster, train_step
 
-    global THREADS_SET
+    global THREADS_SET, CONV_USED
     cluster = Cluster()
     THREADS_SET = max(1, (os.cpu_count() or 1) // cluster.world)
     set_threads(THREADS_SET)
-    net = MNIST()
+    net = MNIST(conv=conv)
+    CONV_USED = conv if conv == "paddle" or net.fast_block else "paddle (oneDNN unavailable)"
     model = paddle.DataParallel(net) if cluster.world > 1 else net
     opt = paddle.optimizer.SGD(learning_rate=0.01, parameters=net.parameters())
     loss_fn = LOSSES["cross_entropy"].loss
@@ -168,12 +172,13 @@ WORKERS = {"lesson": worker_lesson, "project": worker_project, "torch": worker_t
 ENV = {"lesson": {"MKL_DEBUG_CPU_TYPE": ""}, "lesson-mkl": {"MKL_DEBUG_CPU_TYPE": "5"}}
 
 
-def run_worker(name: str, data: Path, batches: int) -> None:
+def run_worker(name: str, data: Path, batches: int, conv: str) -> None:
     import numpy as np
 
     with np.load(data) as d:
         images, labels = d["images"], d["labels"]
-    rate = WORKERS[name](images, labels, batches)
+    extra = {"conv": conv} if name == "project" else {}
+    rate = WORKERS[name](images, labels, batches, **extra)
     if rate is not None:
         print(json.dumps({"images_per_s": rate, "peak_rss_mib": peak_rss_mib(),
                           "threads": threads_in_use(name)}), flush=True)
@@ -187,6 +192,8 @@ def threads_in_use(name: str) -> str:
 
         return f"torch {torch.get_num_threads()}, OMP_NUM_THREADS {omp}"
     count = f"set_num_threads({THREADS_SET})" if THREADS_SET else "its default"
+    if name == "project":
+        count += f", conv {CONV_USED}"
     return f"paddle {count}, OMP_NUM_THREADS {omp}"
 
 
@@ -206,6 +213,8 @@ def measure(contender: str, data: Path, batches: int) -> dict | None:
     worker = "torchddp" if contender == "torch-2p" else contender.split("-")[0]
     me = [str(Path(__file__).resolve()), "--worker", worker,
           "--data", str(data), "--batches", str(batches)]
+    if contender == "project-paddle":
+        me += ["--conv", "paddle"]
     env = {**START_ENV, "PYTHONPATH": str(REPO), **ENV.get(contender, {})}
     if contender == "torch-2p":  # torchrun, as PyTorch's users launch it
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
@@ -236,9 +245,10 @@ def main() -> int:
                         help="also time python train.py --epochs 1 against PyTorch's same job")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--conv", default="onednn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run_worker(args.worker, Path(args.data), args.batches)
+        run_worker(args.worker, Path(args.data), args.batches, args.conv)
         return 0
 
     import importlib.util
@@ -251,7 +261,7 @@ def main() -> int:
 
     build_datafile(args.datafile)
     train = MnistDataset("train", args.datafile)
-    contenders = ["lesson", "project", "project-2p"]
+    contenders = ["lesson", "project-paddle", "project", "project-2p"]
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
         contenders.insert(1, "lesson-mkl")
     if importlib.util.find_spec("torch"):
@@ -267,19 +277,19 @@ def main() -> int:
                 m = measure(c, data, args.batches)
                 if m:
                     results[c].append(m)
-                    print(f"  repeat {r + 1}: {c:<11} {m['images_per_s']:7.0f} images/s   "
+                    print(f"  repeat {r + 1}: {c:<14} {m['images_per_s']:7.0f} images/s   "
                           f"threads: {m['threads']}", flush=True)
 
     median = {c: statistics.median(m["images_per_s"] for m in ms)
               for c, ms in results.items() if ms}
-    print(f"\n{'contender':<12}{'images/s':>10}{'peak RSS':>12}   (median of {args.repeats}, "
+    print(f"\n{'contender':<15}{'images/s':>10}{'peak RSS':>12}   (median of {args.repeats}, "
           f"batch 100, {os.cpu_count()} cores)")
     for c, ms in results.items():
         if ms:
             rss = max(m["peak_rss_mib"] for m in ms)
-            print(f"{c:<12}{median[c]:>10.0f}{rss:>9.0f} MiB   threads: {ms[-1]['threads']}")
+            print(f"{c:<15}{median[c]:>10.0f}{rss:>9.0f} MiB   threads: {ms[-1]['threads']}")
     if "lesson" in median:
-        for c in ("lesson-mkl", "project", "project-2p"):
+        for c in ("lesson-mkl", "project-paddle", "project", "project-2p"):
             if c in median:
                 print(f"{c} / lesson: {median[c] / median['lesson']:.2f}x")
     if "torch" in median and "project" in median:
@@ -287,6 +297,8 @@ def main() -> int:
     if "torch-2p" in median and "project-2p" in median:
         print(f"project-2p / torch-2p (2 processes each): "
               f"{median['project-2p'] / median['torch-2p']:.2f}x")
+    if "project" in median and "project-paddle" in median:
+        print(f"oneDNN block / Paddle's ops: {median['project'] / median['project-paddle']:.2f}x")
     if "project" in median and "project-2p" in median:
         print(f"2 processes / 1 process: {median['project-2p'] / median['project']:.2f}x")
     if args.end_to_end:

@@ -43,7 +43,7 @@ from mnist.cli import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, explicit_
 from mnist.cpu import set_threads
 from mnist.data import DEFAULT_DATAFILE, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
-from mnist.model import MNIST
+from mnist.model import CONVS, MNIST
 from mnist.report import write_report
 
 CHECKPOINT = "checkpoint.pd"
@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for Paddle's kernels (default: the cores, shared among the "
                         "processes of a distributed launch)")
+    p.add_argument("--conv", choices=CONVS, default="onednn",
+                   help="onednn (default): each convolution block as one oneDNN operator, built "
+                        "at first use (mnist/conv_block.py); paddle: Paddle's own ops, slower. "
+                        "Both compute the same function")
     p.add_argument("--save", default="work/mnist.pdparams",
                    help="where to save the trained parameters (work/mnist.pdparams)")
     p.add_argument("--run-dir", default=None,
@@ -564,7 +568,7 @@ def setup(argv: list[str]) -> Job:
     images, labels, valid = load_data(cfg, args.mnist_dir, cluster)
     loss_kind = LOSSES[cfg["loss"]]
     paddle.seed(cfg["seed"])
-    net = MNIST(loss_kind.num_outputs)
+    net = MNIST(loss_kind.num_outputs, conv=args.conv if args.device == "cpu" else "paddle")
     model = paddle.DataParallel(net) if cluster.world > 1 else net
     optimizer, scheduler = make_optimizer(cfg, net, len(labels) // cfg["batch_size"])
     state = State() if checkpoint is None else State.restore(checkpoint, net, optimizer)

@@ -21,12 +21,16 @@ def outputs_and_grads(model, forward, x, y, num_outputs):
     return out.numpy(), grads
 
 
+@pytest.mark.parametrize("conv", ["paddle", "onednn"])
 @pytest.mark.parametrize("num_outputs", [10, 1])
-def test_fast_forward_equals_the_lesson_layers(datafile, num_outputs):
+def test_fast_forward_equals_the_lesson_layers(datafile, num_outputs, conv):
+    """Both ways train.py can run a block (Paddle's ops in a cheaper order, or the oneDNN
+    operator of mnist/conv_block.py) against the lesson's nn.Conv2D / MaxPool2D layers."""
     ds = MnistDataset("valid", datafile)
     x, y = paddle.to_tensor(ds.images[:200]), paddle.to_tensor(ds.labels[:200, None])
     paddle.seed(7)
-    model = MNIST(num_outputs)
+    model = MNIST(num_outputs, conv=conv)
+    assert (model.fast_block is not None) == (conv == "onednn"), "the oneDNN operator was not built"
     # a shifted bias makes many pre-activations negative, so relu and pooling ties both occur
     model.conv1.bias.set_value(model.conv1.bias.numpy() - 0.1)
     fast_out, fast_grads = outputs_and_grads(model, model.forward, x, y, num_outputs)
