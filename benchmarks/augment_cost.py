@@ -42,13 +42,14 @@ def main():
     import paddle
 
     from mnist.augment import distort, shift_images
-    from mnist.cpu import set_threads
+    from mnist.cpu import keep_freed_memory, set_threads
     from mnist.data import load_split
     from mnist.losses import LOSSES
     from mnist.model import MNIST
 
     images, labels = load_split("train", args.datafile)
-    net = MNIST()
+    keep_freed_memory()  # as train.py does
+    net = MNIST(conv="onednn")  # as train.py runs it
     opt = paddle.optimizer.Momentum(0.03, momentum=0.9, parameters=net.parameters(),
                                     weight_decay=0.0005)
     loss_fn = LOSSES["cross_entropy"].loss

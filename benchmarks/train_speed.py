@@ -95,7 +95,7 @@ def worker_lesson(images, labels, batches):
 def worker_project(images, labels, batches, conv="onednn"):
     import paddle
 
-    from mnist.cpu import set_threads
+    from mnist.cpu import keep_freed_memory, set_threads
     from mnist.losses import LOSSES
     from mnist.model import MNIST
     from mnist.training import Cluster, train_step
@@ -104,6 +104,7 @@ def worker_project(images, labels, batches, conv="onednn"):
     cluster = Cluster()
     THREADS_SET = max(1, (os.cpu_count() or 1) // cluster.world)
     set_threads(THREADS_SET)
+    keep_freed_memory()  # the project's CPU settings, as train.py makes them
     net = MNIST(conv=conv)
     CONV_USED = conv if conv == "paddle" or net.fast_block else "paddle (oneDNN unavailable)"
     model = paddle.DataParallel(net) if cluster.world > 1 else net

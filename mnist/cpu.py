@@ -1,4 +1,5 @@
-"""CPU settings: Intel MKL's fast code path on AMD processors, and the number of threads.
+"""CPU settings: Intel MKL's fast code path on AMD processors, the number of threads, and how
+glibc hands out large blocks of memory.
 
 Paddle's CPU wheel does its matrix products (and so its convolutions, which are im2col + GEMM)
 with the Intel MKL it ships (``paddle/libs/libmklml_intel.so``). That MKL picks its code path by
@@ -16,6 +17,7 @@ variable, and on Intel processors it changes nothing.
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 MKL_SWITCH = "MKL_DEBUG_CPU_TYPE"
@@ -58,3 +60,26 @@ def set_threads(threads: int) -> None:
         paddle.set_num_threads(threads)
     else:  # Paddle 3.x keeps it in the core module
         paddle.base.core.set_num_threads(threads)
+
+
+MMAP_SWITCH = "MALLOC_MMAP_THRESHOLD_"
+
+
+def keep_freed_memory(size: int = 64 << 20, environ=os.environ) -> bool:
+    """glibc: serve blocks up to ``size`` bytes from the heap and keep what is freed there.
+
+    By default glibc maps every block above 128 KiB afresh from the kernel and unmaps it when
+    freed, raising that limit only after a large block is freed. numpy's temporaries in
+    ``--distort`` (a few hundred KiB each) then cost page faults on every batch: measured here,
+    distorting a batch took 3.4 ms with the oneDNN operator (whose buffers are never freed, so
+    the limit never rose) against 1.8 ms with a raised limit (benchmarks/augment_cost.py).
+    Not over the user's own ``MALLOC_MMAP_THRESHOLD_``; False where it does not apply (a C
+    library without ``mallopt``)."""
+    if MMAP_SWITCH in environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, size)) and bool(mallopt(m_trim_threshold, 2 * size))

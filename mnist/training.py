@@ -40,7 +40,7 @@ import paddle.distributed as dist
 from mnist.augment import distort, shift_images
 from mnist import cli
 from mnist.cli import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, explicit_flags
-from mnist.cpu import set_threads
+from mnist.cpu import keep_freed_memory, set_threads
 from mnist.data import DEFAULT_DATAFILE, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
 from mnist.model import CONVS, MNIST
@@ -565,6 +565,7 @@ def setup(argv: list[str]) -> Job:
     cfg, run, checkpoint = configure(argv, args, cluster)
     if args.device == "cpu":
         set_threads(args.threads or max(1, (os.cpu_count() or 1) // cluster.world))
+        keep_freed_memory()
     images, labels, valid = load_data(cfg, args.mnist_dir, cluster)
     loss_kind = LOSSES[cfg["loss"]]
     paddle.seed(cfg["seed"])
