@@ -67,8 +67,10 @@ def test_two_processes_train_the_same_model_and_resume(single, datafile, tmp_pat
     a = paddle.load(str(single / "p.pdparams"))
     b = paddle.load(str(params))
     assert a.keys() == b.keys()
+    # Rounding alone moves conv1's bias (entries ~1e-4 to 1e-2) by up to ~2e-4 over these 80
+    # steps: the same single-process run with --conv onednn and --conv paddle ends 1.8e-4 apart.
     for k in a:
-        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=1e-4, err_msg=k)
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=5e-4, err_msg=k)
     # only rank 0 wrote: one loss log with one row per batch
     assert sorted(p.name for p in run_dir.iterdir()) == \
         ["checkpoint.pd", "config.json", "loss_log.csv", "metrics.jsonl", "model.pdparams",
