@@ -106,6 +106,34 @@ def _box3(a: np.ndarray) -> np.ndarray:
     return c * (1 / 9)
 
 
+def _median(a: np.ndarray) -> float:
+    """np.median of a 1-D array, by one partial sort (numpy's own has more overhead than work
+    on the small arrays here)."""
+    n = len(a)
+    part = np.partition(a, [(n - 1) // 2, n // 2])
+    return float(0.5 * (part[(n - 1) // 2] + part[n // 2]))
+
+
+def _percentile(a: np.ndarray, q: float) -> float:
+    """np.percentile(a, q) of a 1-D array (linear interpolation, in the array's precision, as
+    numpy computes it), by one partial sort."""
+    pos = q / 100 * (len(a) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(a) - 1)
+    part = np.partition(a, [lo, hi])
+    kind = part.dtype.type
+    below, above, t = part[lo], part[hi], kind(pos - lo)
+    step = above - below
+    return float(above - step * (kind(1) - t) if t >= 0.5 else below + step * t)
+
+
+def _pad(a: np.ndarray, m: int) -> np.ndarray:
+    """``a`` with ``m`` zeros around it (np.pad does the same with more overhead)."""
+    out = np.zeros((a.shape[0] + 2 * m, a.shape[1] + 2 * m), dtype=a.dtype)
+    out[m:m + a.shape[0], m:m + a.shape[1]] = a
+    return out
+
+
 def _morph(a: np.ndarray, steps: int, grow: bool) -> np.ndarray:
     """Grey dilation (``grow``) or erosion by ``steps`` pixels, alternating a cross and a square
     so that the pen stays round."""
@@ -176,7 +204,7 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     paper, 1 in the strokes' core, linear in between."""
     smooth = _box3(gray)
     border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
-    paper = np.median(border)  # the paper reaches the picture's edges; the digit rarely does
+    paper = _median(border)  # the paper reaches the picture's edges; the digit rarely does
     if smooth.max() - paper > paper - smooth.min():  # the ink is lighter than the paper
         gray, border, paper = 1.0 - gray, 1.0 - border, 1.0 - paper  # work on the negative
     if np.abs(border - paper).max() < 0.02:  # flat, evenly lit paper (a drawing, a clean scan)
@@ -188,7 +216,7 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     if smooth.max() < 0.05:
         raise ImageError("no digit found (the picture is nearly uniform)")
     core = ink[smooth >= 0.5 * smooth.max()]
-    top = float(np.percentile(core, 98))  # the strokes' own darkness, not one noisy pixel
+    top = _percentile(core, 98)  # the strokes' own darkness, not one noisy pixel
     floor = min(3 * noise, 0.5 * top)     # what the paper's texture and noise can explain
     return np.clip((ink - floor) / (top - floor), 0, 1)
 
@@ -214,7 +242,7 @@ def stroke_width(ink: np.ndarray) -> float:
     area = solid.sum()
     if area == 0:
         return 0.0
-    padded = np.pad(solid, 1).astype(np.int8)
+    padded = _pad(solid.view(np.int8), 1)
     outline = np.abs(np.diff(padded, axis=0)).sum() + np.abs(np.diff(padded, axis=1)).sum()
     return float(2 * area / outline / max(ink.shape))
 
@@ -232,7 +260,7 @@ def even_strokes(crop: np.ndarray) -> np.ndarray:
     low, high = STROKE_RANGE
     if low <= width <= high or width == 0:
         return crop
-    fine = np.pad(_fine(crop), 8)  # room for the strokes to grow
+    fine = _pad(_fine(crop), 8)  # room for the strokes to grow
     target = STROKE_TARGET[0] if width < low else STROKE_TARGET[1]
     steps = min(round(abs(target - width) * FINE / 2), 8)
     if steps:
@@ -275,7 +303,7 @@ def shrink_to_box(ink: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
         small = _resize(crop, (max(1, round(crop.shape[1] / f)), max(1, round(crop.shape[0] / f))))
     else:
         m = 2 * int(np.ceil(f))  # whole cells of margin, so no faint ink is cut
-        ink = np.pad(ink, m)
+        ink = _pad(ink, m)
         y0, x0 = int((rows.start + m) // f) - 1, int((cols.start + m) // f) - 1
         y1, x1 = int(np.ceil((rows.stop + m) / f)) + 1, int(np.ceil((cols.stop + m) / f)) + 1
         small = np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
