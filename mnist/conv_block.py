@@ -4,8 +4,8 @@
 backward, with oneDNN, the deep-learning primitives library that Paddle's CPU wheel ships
 (``paddle/libs/libdnnl.so.3``). Paddle's own CPU convolution is im2col plus one matrix product
 per image; oneDNN's runs the batch in a blocked layout with kernels made for this processor.
-On this project's 2-core machine a training step is about 2.3x faster (benchmarks/train_speed.py).
-It computes the same function as the Paddle ops of mnist/model.py (tests/test_conv_block.py
+On this project's 2-core machine a training step is about 2.3-2.4x faster (benchmarks/train_speed.py).
+It computes the same function as the Paddle ops of mnist/model.py (tests/test_model.py
 checks outputs and gradients), and the parameters are the same ``nn.Conv2D`` weights and biases.
 
 At first use ``load()`` compiles it with Paddle's ``paddle.utils.cpp_extension`` (a C++

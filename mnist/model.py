@@ -20,7 +20,7 @@ through them instead of searching every window again (3x faster pooling forward 
 and the bias is expanded to the full shape before the add, so its gradient is a plain sum
 instead of the broadcast-add's slower reduction.
 With ``conv="onednn"`` (what train.py uses) each block is one C++ operator on oneDNN instead
-(mnist/conv_block.py: the same function, about 2.3x faster to train; built at first use, and
+(mnist/conv_block.py: the same function, about 2.4x faster to train; built at first use, and
 Paddle's ops where it cannot be). Inside ``paddle.jit`` (export) the Paddle ops always run.
 ``forward_lesson`` is the lesson's order, kept to test that both give the same outputs and
 gradients. The parameters are the same ``paddle.nn`` layers either way, so a saved
