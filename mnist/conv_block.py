@@ -16,8 +16,10 @@ package; about 15 s, once) into a cache folder:
 
 named by a hash of the source, Paddle's version and this Python, so an upgrade builds anew.
 Processes that start together (a distributed launch) take a file lock: one builds, the others
-wait and load it. Where it cannot be built or loaded (no compiler, no headers, another oneDNN),
-``load()`` prints one line saying why and returns None, and the network uses Paddle's own ops.
+wait and load it. Every load checks the operator against Paddle's layers on a small random batch (outputs and
+gradients). Where it cannot be built or loaded, or fails that check (no compiler, no headers,
+another oneDNN), ``load()`` prints one line saying why and returns None, and the network uses
+Paddle's own ops.
 """
 
 from __future__ import annotations
@@ -129,6 +131,29 @@ def register(path: Path):
     return block
 
 
+def self_check(block) -> None:
+    """Unavailable unless ``block`` gives the lesson's conv -> relu -> maxpool, and its
+    gradients, on a small random batch (catches a oneDNN that does not match the headers)."""
+    import numpy as np
+    import paddle
+    import paddle.nn.functional as F
+    from paddle import nn
+
+    rng = np.random.default_rng(0)
+    conv = nn.Conv2D(3, 4, 5, padding=2)
+    x = paddle.to_tensor(rng.standard_normal((2, 3, 8, 8)).astype("float32"), stop_gradient=False)
+    results = []
+    for run in (block, lambda x, conv: F.max_pool2d(F.relu(conv(x)), 2, 2)):
+        out = run(x, conv)
+        out.sum().backward()
+        results.append([t.numpy().copy() for t in (out, x.grad, conv.weight.grad, conv.bias.grad)])
+        x.clear_gradient()
+        conv.clear_gradients()
+    for got, want in zip(*results):
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-4):
+            raise Unavailable("the operator's self-check against Paddle's layers failed")
+
+
 def load():
     """The operator (block(x, conv) -> relu(maxpool(conv(x)))), or None with a one-line notice
     on standard error saying why not. Builds it the first time; later calls cost nothing."""
@@ -144,7 +169,9 @@ def load():
                         print(f"{NOTICE} building the oneDNN convolution operator (once, about "
                               f"15 s) into {path.parent}", file=sys.stderr, flush=True)
                         build(path, include)
-            _op = register(path)
+            block = register(path)
+            self_check(block)
+            _op = block
         except (Unavailable, OSError, RuntimeError, ValueError) as exc:
             print(f"{NOTICE} {exc}; the network uses Paddle's own convolutions "
                   f"(about 2x slower)", file=sys.stderr, flush=True)

@@ -56,3 +56,19 @@ def test_conv_paddle_never_builds(tmp_path, datafile):
     assert result.returncode == 0, result.stderr
     assert notices(result) == [] and not cache.exists()
     assert (tmp_path / "m.pdparams").is_file()
+
+
+def test_an_operator_that_computes_something_else_is_not_used(monkeypatch, capsys):
+    """load() checks the operator against Paddle's layers before the network may use it: one
+    that disagrees (here: relu left out) is refused with one line, and Paddle's ops are used."""
+    import paddle.nn.functional as F
+
+    from mnist import conv_block
+
+    monkeypatch.setattr(conv_block, "_op", None)
+    monkeypatch.setattr(conv_block, "register",
+                        lambda path: lambda x, conv: F.max_pool2d(conv(x), 2, 2))
+    assert conv_block.load() is None
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("paddle-mnist:")]
+    assert len(lines) == 1 and "self-check" in lines[0], lines
