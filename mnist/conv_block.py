@@ -54,9 +54,9 @@ def cache_dir() -> Path:
 
 
 def onednn_headers() -> Path | None:
-    """The include folder of PyPI's onednn-devel-cpu-iomp (installed under the environment's
-    or the user's data path), or None."""
-    for base in (sysconfig.get_paths()["data"], site.getuserbase()):
+    """The include folder of PyPI's onednn-devel-cpu-iomp (installed under the environment's,
+    the base Python's (a venv that sees its packages) or the user's data path), or None."""
+    for base in (sysconfig.get_paths()["data"], sys.base_prefix, site.getuserbase()):
         include = Path(base) / "include"
         if (include / "oneapi" / "dnnl" / "dnnl.hpp").is_file():
             return include
