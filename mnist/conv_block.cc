@@ -15,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <tuple>
 #include <vector>
 
 #include "paddle/extension.h"
@@ -28,7 +27,6 @@
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-using Args = std::unordered_map<int, memory>;
 
 namespace {
 
@@ -69,10 +67,12 @@ struct Plan {
     conv_bd_p = dnnl::convolution_backward_data(conv_bd);
   }
 
-  // A buffer of this plan's, kept between calls (slot numbers are fixed below).
+  // A buffer of this plan's in layout `d`, kept between calls (slot numbers are fixed below;
+  // a slot asked for in another layout gets a new buffer).
   memory& buffer(int slot, const memory::desc& d) {
     auto it = scratch.find(slot);
     if (it == scratch.end()) it = scratch.emplace(slot, memory(d, eng())).first;
+    else if (it->second.get_desc() != d) it->second = memory(d, eng());
     return it->second;
   }
 

@@ -91,7 +91,7 @@ def build(target: Path, include: Path) -> None:
     import paddle
 
     libs = Path(paddle.__file__).parent / "libs"
-    name = "mnist_conv_block"
+    name = OP  # the extension module is named after its operator
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
         script = (
             "from paddle.utils.cpp_extension import load\n"

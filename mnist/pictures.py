@@ -115,8 +115,8 @@ def _median(a: np.ndarray) -> float:
 
 
 def _percentile(a: np.ndarray, q: float) -> float:
-    """np.percentile(a, q) of a 1-D array (linear interpolation, in the array's precision, as
-    numpy computes it), by one partial sort."""
+    """np.percentile(a, q) of a 1-D array by one partial sort: numpy's linear interpolation in
+    the array's precision (for float32 it can differ from numpy's in the last bit)."""
     pos = q / 100 * (len(a) - 1)
     lo = int(pos)
     hi = min(lo + 1, len(a) - 1)
