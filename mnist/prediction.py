@@ -55,6 +55,7 @@ def predict_arrays(model, inputs: np.ndarray, batch: int = 500) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 PARALLEL_FROM = 64  # pictures; from this many on they are read in worker processes
+STREAM_BATCH = 100  # pictures predicted at once while the rest are still being read
 
 
 def _read_one(job):
@@ -157,7 +158,9 @@ def predict(argv) -> int:
         # Many pictures: read them in worker processes (forked before a runtime is imported,
         # so cheaply) while this process imports it and loads the model.
         pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
-        pending = pool.map_async(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
+        results = pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
+    else:
+        results = map(_read_one, jobs)
     try:
         model = load_predictor(args.model)  # ModelError: not this network, or an unknown form
     except BaseException as exc:
@@ -166,19 +169,22 @@ def predict(argv) -> int:
         if isinstance(exc, FileNotFoundError):  # a folder without the exported model
             raise CliError(f"no trained model at {exc}") from exc
         raise
-    if pool:
-        results = pending.get()
-        pool.close()
-    else:
-        results = [_read_one(job) for job in jobs]
-    inputs, good = [], []
+    good, inputs, outputs, done = [], [], [], 0
     for path, (array, error) in zip(paths, results):
-        if error is None:
-            inputs.append(array)
-            good.append(path)
-        else:
+        if error is not None:
             errors.append((path, error))
-    outputs = predict_arrays(model, np.stack(inputs)) if inputs else np.zeros((0, 10))
+            continue
+        good.append(path)
+        inputs.append(array)
+        if len(inputs) - done == STREAM_BATCH:  # predict while the workers go on reading
+            outputs.append(predict_arrays(model, np.stack(inputs[done:])))
+            done = len(inputs)
+    if pool:
+        pool.close()
+    if len(inputs) > done:
+        outputs.append(predict_arrays(model, np.stack(inputs[done:])))
+    outputs = (np.concatenate(outputs) if outputs
+               else np.zeros((0, model.num_outputs), np.float32))
     if args.save_inputs:
         save_inputs(args.save_inputs, good, inputs)
     digits = [int(d) for d in predicted_digits(outputs)]

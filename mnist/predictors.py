@@ -98,6 +98,9 @@ class OnnxPredictor(Predictor):
                              "(or pip install onnxruntime)") from exc
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # Its threads sleep when idle instead of spinning: predict.py runs it between batches
+        # while worker processes read pictures on the same cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options,
                                                 providers=["CPUExecutionProvider"])

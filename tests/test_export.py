@@ -135,3 +135,38 @@ def test_models_that_are_not_this_network_are_refused_in_one_line(tmp_path, pict
         result = run_script("predict.py", "--model", tmp_path / model, pictures / "00000.png")
         assert result.returncode == 2, (model, result.stderr)
         one_line_error(result, tmp_path / model)
+
+
+def test_many_pictures_are_predicted_in_batches_as_they_are_read(exported, pictures, tmp_path):
+    """Past PARALLEL_FROM pictures, workers read them and the model runs on each STREAM_BATCH
+    as it arrives: every picture in order, with the probabilities of one run over them all,
+    and unreadable files named, not predicted."""
+    import onnxruntime as ort
+
+    from mnist.prediction import PARALLEL_FROM, STREAM_BATCH
+    from mnist.pictures import load_input
+    from mnist.predictors import probabilities
+
+    files = sorted(pictures.iterdir())
+    for copy in range(4):
+        for path in files:
+            (tmp_path / f"{copy}-{path.name}").write_bytes(path.read_bytes())
+    (tmp_path / "2-zz-broken.png").write_bytes(b"not a picture")
+    good = sorted(p for p in tmp_path.iterdir() if "broken" not in p.name)
+    assert len(good) > 2 * STREAM_BATCH and len(good) % STREAM_BATCH and len(good) > PARALLEL_FROM
+
+    _result, out = exported
+    result = run([sys.executable, str(REPO / "predict.py"), "--json", "--model",
+                  str(out / "mnist.onnx"), str(tmp_path)])
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"predict.py: {tmp_path / '2-zz-broken.png'}: "
+                                          "not an image file Pillow can read"]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["image"] for r in rows] == [str(p) for p in good]
+
+    session = ort.InferenceSession(str(out / "mnist.onnx"), providers=["CPUExecutionProvider"])
+    inputs = np.stack([load_input(p) for p in good])
+    expected = probabilities(session.run(None, {session.get_inputs()[0].name: inputs})[0])
+    got = np.array([r["probabilities"] for r in rows])
+    assert np.abs(got - expected).max() <= 1e-5
+    assert [r["digit"] for r in rows] == expected.argmax(-1).tolist()
