@@ -27,6 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                   ".pgm", ".pbm"}
+ORIENTATION = 0x0112  # the EXIF tag saying how a photo is turned
 WORK_SIZE = 512       # pictures are analysed at most this large (longer side)
 BOX, CANVAS = 20, 28  # MNIST: the digit fits a 20x20 box, centred by mass in 28x28
 FINE = 4 * BOX        # stroke widths are measured and changed with the digit this large
@@ -62,7 +63,9 @@ def open_image(path) -> Image.Image:
         raise ImageError(f"damaged or truncated image ({exc})") from exc
     if image.width < 2 or image.height < 2:
         raise ImageError(f"image is only {image.width}x{image.height} pixels")
-    return ImageOps.exif_transpose(image)  # phone photos: honour the orientation tag
+    if image.getexif().get(ORIENTATION, 1) != 1:  # phone photos: honour the orientation tag
+        image = ImageOps.exif_transpose(image)
+    return image
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
@@ -84,7 +87,9 @@ def to_gray(image: Image.Image) -> np.ndarray:
             paper = 1.0 if ink_is_dark else 0.0
             return alpha * gray + (1 - alpha) * paper
         return gray
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255  # CMYK, RGB, 1, L, ...
+    if image.mode != "L":
+        image = image.convert("L")  # CMYK, RGB, 1, ...
+    return np.asarray(image, dtype=np.float32) / 255
 
 
 # ----------------------------------------------------------------------------------------------

@@ -66,3 +66,19 @@ def test_save_inputs_into_a_folder_that_cannot_be_made(momentum_run, tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--save-inputs" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_photo_stored_sideways_is_turned_by_its_orientation_tag(eval_split, tmp_path):
+    """Phones store the sensor's pixels and an EXIF tag saying how to turn them; the digit is
+    read upright (tag 6: turn 90 degrees clockwise to show)."""
+    digit = Image.fromarray((255 - 255 * eval_split[0][0].reshape(28, 28)).astype(np.uint8))
+    upright = digit.resize((112, 112), Image.Resampling.NEAREST).convert("RGB")
+    upright.save(tmp_path / "upright.jpg", quality=95)
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # as the sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(tmp_path / "tagged.jpg", quality=95, exif=exif)
+    sideways.save(tmp_path / "untagged.jpg", quality=95)
+    reference = load_input(tmp_path / "upright.jpg")
+    assert np.abs(load_input(tmp_path / "tagged.jpg") - reference).max() < 0.05
+    assert np.abs(load_input(tmp_path / "untagged.jpg") - reference).max() > 0.5
