@@ -9,7 +9,9 @@ exported Paddle inference model, the exported ONNX model) ``python predict.py --
 picture and on a folder of 1000 picture files (eval digits as 112x112 PNGs, dark on white).
 The export is made first with ``export.py`` if it is not there. Targets (issue 14): one picture
 with ONNX at most 0.35 s and at most 1/3 of the ``.pdparams`` call; 1000 files with ONNX at
->= 3000 pictures/s after start-up.
+>= 3000 pictures/s after start-up. Also times reading the 1000 files alone, in worker processes
+as predict.py reads them but with no model: the most a model kind can reach after start-up when
+its start-up is too short to hide the reading behind (ONNX Runtime's; Paddle's import is not).
 """
 
 import argparse
@@ -29,6 +31,25 @@ def timed(cmd) -> float:
     t = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=ENV)
     return time.perf_counter() - t
+
+
+READ_ONLY = """
+import multiprocessing, os, sys, time
+from pathlib import Path
+from mnist.prediction import _read_one
+jobs = [(str(p), "mnist") for p in sorted(Path(sys.argv[1]).glob("*.png"))]
+t = time.perf_counter()
+with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+    list(pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32)))
+print(time.perf_counter() - t)
+"""
+
+
+def read_only(folder: Path) -> float:
+    """Seconds to read and prepare the pictures as predict.py's workers do, with no model."""
+    done = subprocess.run([sys.executable, "-c", READ_ONLY, str(folder)], check=True,
+                          capture_output=True, text=True, cwd=REPO, env=ENV)
+    return float(done.stdout)
 
 
 def write_pictures(datafile: str, out: Path) -> None:
@@ -58,9 +79,10 @@ def main():
     models = {"pdparams": args.params, "paddle-inference": str(export / "mnist.json"),
               "onnx": str(export / "mnist.onnx")}
     one = str(out / "00000.png")
-    runs = {"import paddle": []}
+    runs = {"import paddle": [], "read only": []}
     for _ in range(args.repeats):
         runs["import paddle"].append(timed([py, "-c", "import paddle"]))
+        runs["read only"].append(read_only(out))
         for kind, model in models.items():
             runs.setdefault(f"{kind} 1", []).append(timed([py, "predict.py", "--model", model, one]))
             runs.setdefault(f"{kind} 1000", []).append(
@@ -72,6 +94,8 @@ def main():
         t1, t1000 = med[f"{kind} 1"], med[f"{kind} 1000"]
         print(f"{kind:18s} {t1:9.2f}s {t1000:13.2f}s {1000 / max(t1000 - t1, 1e-9):26.0f}")
     print(f"onnx / pdparams, one picture: {med['onnx 1'] / med['pdparams 1']:.2f}")
+    print(f"reading the 1000 files alone, {os.cpu_count()} worker processes, no model: "
+          f"{med['read only']:.2f} s ({1000 / med['read only']:.0f} pictures/s)")
 
 
 if __name__ == "__main__":
