@@ -133,6 +133,26 @@ def format_line(path: str, probs: np.ndarray, digit: int, k: int) -> str:
     return f"{path}: " + ", ".join(f"{d} (p={probs[d]:.2f})" for d in order)
 
 
+def predict_as_read(model, paths, results, errors):
+    """(paths read, their inputs, the model's outputs) for the pictures as they are read
+    (``results``: (array, None) or (None, reason) per path, in order): the model runs on each
+    STREAM_BATCH inputs while the workers go on reading; unreadable paths go to ``errors``."""
+    good, inputs, outputs, done = [], [], [], 0
+    for path, (array, error) in zip(paths, results):
+        if error is not None:
+            errors.append((path, error))
+            continue
+        good.append(path)
+        inputs.append(array)
+        if len(inputs) - done == STREAM_BATCH:
+            outputs.append(predict_arrays(model, np.stack(inputs[done:])))
+            done = len(inputs)
+    if len(inputs) > done:
+        outputs.append(predict_arrays(model, np.stack(inputs[done:])))
+    return good, inputs, (np.concatenate(outputs) if outputs
+                          else np.zeros((0, model.num_outputs), np.float32))
+
+
 def main(argv=None) -> int:
     return cli.run("predict.py", predict, argv)
 
@@ -156,7 +176,8 @@ def predict(argv) -> int:
     pool = None
     if len(jobs) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
         # Many pictures: read them in worker processes (forked before a runtime is imported,
-        # so cheaply) while this process imports it and loads the model.
+        # so cheaply) while this process imports it, loads the model and predicts what the
+        # workers have read so far.
         pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
         results = pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
     else:
@@ -169,22 +190,9 @@ def predict(argv) -> int:
         if isinstance(exc, FileNotFoundError):  # a folder without the exported model
             raise CliError(f"no trained model at {exc}") from exc
         raise
-    good, inputs, outputs, done = [], [], [], 0
-    for path, (array, error) in zip(paths, results):
-        if error is not None:
-            errors.append((path, error))
-            continue
-        good.append(path)
-        inputs.append(array)
-        if len(inputs) - done == STREAM_BATCH:  # predict while the workers go on reading
-            outputs.append(predict_arrays(model, np.stack(inputs[done:])))
-            done = len(inputs)
+    good, inputs, outputs = predict_as_read(model, paths, results, errors)
     if pool:
         pool.close()
-    if len(inputs) > done:
-        outputs.append(predict_arrays(model, np.stack(inputs[done:])))
-    outputs = (np.concatenate(outputs) if outputs
-               else np.zeros((0, model.num_outputs), np.float32))
     if args.save_inputs:
         save_inputs(args.save_inputs, good, inputs)
     digits = [int(d) for d in predicted_digits(outputs)]
