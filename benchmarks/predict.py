@@ -34,13 +34,15 @@ def timed(cmd) -> float:
 
 
 READ_ONLY = """
-import multiprocessing, os, sys, time
+import sys, time
 from pathlib import Path
-from mnist.prediction import _read_one
+from mnist.prediction import start_reading
 jobs = [(str(p), "mnist") for p in sorted(Path(sys.argv[1]).glob("*.png"))]
 t = time.perf_counter()
-with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
-    list(pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32)))
+pool, results = start_reading(jobs)
+list(results)
+pool.close()
+pool.join()
 print(time.perf_counter() - t)
 """
 
@@ -94,7 +96,7 @@ def main():
         t1, t1000 = med[f"{kind} 1"], med[f"{kind} 1000"]
         print(f"{kind:18s} {t1:9.2f}s {t1000:13.2f}s {1000 / max(t1000 - t1, 1e-9):26.0f}")
     print(f"onnx / pdparams, one picture: {med['onnx 1'] / med['pdparams 1']:.2f}")
-    print(f"reading the 1000 files alone, {os.cpu_count()} worker processes, no model: "
+    print(f"reading the 1000 files alone in predict.py's worker processes, no model: "
           f"{med['read only']:.2f} s ({1000 / med['read only']:.0f} pictures/s)")
 
 

@@ -133,6 +133,16 @@ def format_line(path: str, probs: np.ndarray, digit: int, k: int) -> str:
     return f"{path}: " + ", ".join(f"{d} (p={probs[d]:.2f})" for d in order)
 
 
+def start_reading(jobs):
+    """(pool or None, iterator of ``_read_one`` results in order). Many pictures are read in
+    worker processes (forked before a runtime is imported, so cheaply) while this process
+    imports it, loads the model and predicts what the workers have read so far."""
+    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        return None, map(_read_one, jobs)
+    pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
+    return pool, pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
+
+
 def predict_as_read(model, paths, results, errors):
     """(paths read, their inputs, the model's outputs) for the pictures as they are read
     (``results``: (array, None) or (None, reason) per path, in order): the model runs on each
@@ -172,16 +182,7 @@ def predict(argv) -> int:
                            f"({exc.strerror or exc})") from exc
     errors: list[tuple[str, str]] = []
     paths = expand_paths(args.images, errors)
-    jobs = [(path, args.preprocess) for path in paths]
-    pool = None
-    if len(jobs) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
-        # Many pictures: read them in worker processes (forked before a runtime is imported,
-        # so cheaply) while this process imports it, loads the model and predicts what the
-        # workers have read so far.
-        pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
-        results = pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32))
-    else:
-        results = map(_read_one, jobs)
+    pool, results = start_reading([(path, args.preprocess) for path in paths])
     try:
         model = load_predictor(args.model)  # ModelError: not this network, or an unknown form
     except BaseException as exc:
