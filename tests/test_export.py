@@ -141,11 +141,9 @@ def test_many_pictures_are_predicted_in_batches_as_they_are_read(exported, pictu
     """Past PARALLEL_FROM pictures, workers read them and the model runs on each STREAM_BATCH
     as it arrives: every picture in order, with the probabilities of one run over them all,
     and unreadable files named, not predicted."""
-    import onnxruntime as ort
-
-    from mnist.prediction import PARALLEL_FROM, STREAM_BATCH
     from mnist.pictures import load_input
-    from mnist.predictors import probabilities
+    from mnist.prediction import PARALLEL_FROM, STREAM_BATCH, predict_arrays
+    from mnist.predictors import load_predictor
 
     files = sorted(pictures.iterdir())
     for copy in range(4):
@@ -164,9 +162,8 @@ def test_many_pictures_are_predicted_in_batches_as_they_are_read(exported, pictu
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["image"] for r in rows] == [str(p) for p in good]
 
-    session = ort.InferenceSession(str(out / "mnist.onnx"), providers=["CPUExecutionProvider"])
     inputs = np.stack([load_input(p) for p in good])
-    expected = probabilities(session.run(None, {session.get_inputs()[0].name: inputs})[0])
+    expected = predict_arrays(load_predictor(out / "mnist.onnx"), inputs, batch=len(inputs))
     got = np.array([r["probabilities"] for r in rows])
     assert np.abs(got - expected).max() <= 1e-5
     assert [r["digit"] for r in rows] == expected.argmax(-1).tolist()
