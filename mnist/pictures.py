@@ -143,7 +143,7 @@ def _percentile(a: np.ndarray, q: float) -> float:
 
 
 def _std(a: np.ndarray) -> float:
-    """np.std of a 1-D float32 array, by numpy's own steps without its overhead."""
+    """np.std of a 1-D float array, by numpy's own steps without its overhead."""
     d = a - np.add.reduce(a) / a.shape[0]
     d *= d
     return float(np.sqrt(np.add.reduce(d) / a.shape[0]))
@@ -205,13 +205,13 @@ def _surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
     gx = (np.arange(0, w, step, dtype=np.float32) / w - 0.5)[None, :]
     coarse = np.stack([t.reshape(-1) for t in np.broadcast_arrays(*basis(gy, gx))], -1)
     values = gray[::step, ::step].reshape(-1)
-    median = np.median(values)
+    median = _median(values)
     keep = values >= median - 0.5 * (median - np.percentile(values, 0.5))
     for _ in range(5):
         b = coarse[keep]  # least squares by the 6x6 normal equations (lstsq's SVD is slower)
         coef = np.linalg.solve(b.T @ b + 1e-6 * np.eye(6), b.T @ values[keep])
         fit = coarse @ coef
-        spread = float(np.std(values[keep] - fit[keep]))
+        spread = _std(values[keep] - fit[keep])
         kept, keep = keep, values > fit - 2 * spread - 1e-3
         if np.array_equal(kept, keep):
             break
