@@ -130,6 +130,7 @@ def replace_folder(new: Path, out: Path) -> None:
 
 def export(args) -> int:
     from mnist.data import DataError, build_datafile, load_split
+    from mnist.params import UnsafeFileError
     from mnist.prediction import load_model
 
     params, out = Path(args.params), Path(args.out)
@@ -138,6 +139,8 @@ def export(args) -> int:
                           f"`python train.py` (or pass --params PATH)")
     try:
         model = load_model(params)
+    except UnsafeFileError:
+        raise
     except Exception as exc:
         raise CliError(f"cannot load {params} as this network's parameters "
                           f"({exc.__class__.__name__})") from exc

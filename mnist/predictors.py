@@ -133,8 +133,12 @@ def load_predictor(path) -> Predictor:
     else:
         from mnist.prediction import load_model  # imports Paddle
 
+        from mnist.params import UnsafeFileError
+
         try:
             predictor = EagerPredictor(load_model(path))
+        except UnsafeFileError as exc:
+            raise ModelError(str(exc)) from exc
         except Exception as exc:
             raise ModelError(f"cannot load {path} as this network's parameters "
                              f"({_first_line(exc)})") from exc

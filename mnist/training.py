@@ -45,6 +45,7 @@ from mnist.data import DEFAULT_DATAFILE, MnistDataset, atomic_write, build_dataf
 from mnist.losses import LOSSES, accuracy
 from mnist.model import CONVS, MNIST
 from mnist.report import write_report
+from mnist.params import UnsafeFileError, load_params, save_params
 
 CHECKPOINT = "checkpoint.pd"
 # Settings that define a run; --resume takes them from the run's config.json.
@@ -398,7 +399,7 @@ def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict |
 def load_checkpoint(path: Path) -> dict:
     """The checkpoint's dict, or a one-line error when the file is damaged or truncated."""
     try:
-        checkpoint = paddle.load(str(path))
+        checkpoint = load_params(path)  # data only: a checkpoint from elsewhere never runs code
         if not {"model", "optimizer", "position"} <= set(checkpoint):
             raise ValueError("it lacks the model, optimizer or position")
     except Exception as exc:
@@ -435,6 +436,8 @@ class State:
         return cls(p["epoch"], p["batch"], p["log_rows"], p["history"], p["elapsed"])
 
 
+    except UnsafeFileError:
+        raise
 class RunLog:
     """Everything rank 0 prints and writes while training: the lesson's lines, loss_log.csv,
     metrics.jsonl, VisualDL's scalars, the progress line. On other ranks it does nothing."""

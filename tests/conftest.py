@@ -80,3 +80,29 @@ def momentum_run(tmp_path_factory, datafile):
     """One real epoch on the full train split with momentum: a good model in about a minute."""
     return train_run(tmp_path_factory, datafile, "momentum", "--epochs", "1",
                      "--optimizer", "momentum", "--seed", "1")
+
+
+class _RunsCode:
+    """Pickles as a call of os.system: what a malicious .pdparams holds in place of a tensor."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def write_malicious(path: Path, marker: Path, checkpoint: bool = False) -> Path:
+    """A parameters file (or, with checkpoint, a checkpoint.pd) laid out as this project's,
+    whose conv1.weight is a pickled command that creates ``marker`` when the file is unpickled."""
+    import pickle
+
+    import numpy as np
+
+    state = {"conv1.weight": _RunsCode(f"touch {marker}"),
+             "conv1.bias": np.zeros(20, np.float32),
+             "fc.weight": np.zeros((980, 10), np.float32), "fc.bias": np.zeros(10, np.float32)}
+    if checkpoint:
+        state = {"model": state, "optimizer": {}, "position": {"epoch": 1, "batch": 0}}
+    path.write_bytes(pickle.dumps(state, protocol=4))
+    return path

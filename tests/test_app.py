@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, write_malicious
 from mnist.data import load_split
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -27,11 +27,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def work(momentum_run, datafile, tmp_path_factory):
-    """A work folder as train.py leaves it: mnist.pdparams and one run directory."""
+    """A work folder as train.py leaves it: mnist.pdparams and one run directory; and a
+    malicious evil.pdparams from elsewhere, which would create evil-code-ran if its code ran."""
     _result, run_dir, params = momentum_run
     work = tmp_path_factory.mktemp("app-work")
     shutil.copy(params, work / "mnist.pdparams")
     shutil.copytree(run_dir, work / "runs" / "momentum-1")
+    write_malicious(work / "evil.pdparams", work / "evil-code-ran")
     return work
 
 
@@ -143,6 +145,14 @@ def test_api_takes_only_listed_models_and_runs(client, pictures, work, datafile)
         Models(work).get("../mnist.pdparams")
     assert run_report(work, datafile, "../runs/momentum-1")[0].startswith("Unknown run")
     assert "Prediction: 7" in upload(client, pictures / "seven.png")[0]
+
+
+def test_api_a_malicious_model_is_a_message_and_never_runs(client, pictures, work):
+    message, label, seen = upload(client, pictures / "seven.png", model="evil.pdparams")
+    assert "evil.pdparams holds something other than parameters" in message, message
+    assert not label and not seen
+    assert not (work / "evil-code-ran").exists()
+    assert "Prediction: 7" in upload(client, pictures / "seven.png")[0]  # the page goes on
 
 
 def test_api_empty_canvas_asks_for_a_drawing(client):
