@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import fcntl
 import hashlib
-import io
 import json
 import math
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,13 +40,13 @@ import paddle.distributed as dist
 
 from mnist.augment import distort, shift_images
 from mnist import cli
-from mnist.cli import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, explicit_flags
+from mnist.cli import EXIT_FAILED, CliError, Parser, explicit_flags
 from mnist.cpu import keep_freed_memory, set_threads
 from mnist.data import DEFAULT_DATAFILE, MnistDataset, atomic_write, build_datafile
 from mnist.losses import LOSSES, accuracy
 from mnist.model import CONVS, MNIST
-from mnist.report import write_report
 from mnist.params import UnsafeFileError, load_params, save_params
+from mnist.report import write_report
 
 CHECKPOINT = "checkpoint.pd"
 # Settings that define a run; --resume takes them from the run's config.json.
@@ -304,8 +305,32 @@ class Scalars:
 class RunDir:
     """The files of one run directory."""
 
+    LOCK = ".lock"  # held by the run in progress; says which process that is
+
     def __init__(self, path: Path):
         self.path = path
+        self._lock = None
+
+    def lock(self) -> None:
+        """Hold the directory until this process ends, or fail at once naming the process that
+        holds it. An flock: the system drops it when its process ends, however it ends, so a
+        killed run leaves no lock behind to block ``--resume``."""
+        try:
+            lock = os.fdopen(os.open(self / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+        except OSError as exc:
+            raise CliError(f"cannot write the run directory {self.path}: "
+                           f"{exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(lock)
+            lock.close()
+            raise CliError(f"the run directory {self.path} is in use by {holder}; wait for "
+                           "that run to end, or name another directory") from None
+        lock.truncate(0)
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        self._lock = lock  # closed, and so released, with this object or the process
 
     def __truediv__(self, name):
         return self.path / name
@@ -327,35 +352,42 @@ class RunDir:
             f.writelines(lines[:keep])
 
 
-def new_run_dir(requested: str | None, loss: str) -> Path:
-    if requested:
-        path = Path(requested)
-        if path.exists() and (path / "config.json").exists():
-            raise CliError(f"--run-dir {path} already holds a run; use --resume {path} to "
-                             "continue it, or name another directory")
-    else:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path("work/runs") / f"{loss}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = Path("work/runs") / f"{loss}-{stamp}-{n}"
+def _lock_holder(lock) -> str:
+    """Who holds a run directory's lock, as its lock file says (it writes that just after
+    taking the lock, so give it a moment)."""
+    for _ in range(20):
+        lock.seek(0)
+        text = lock.read().strip()
+        if text:
+            return text
+        time.sleep(0.01)
+    return "another process"
+
+
+def new_run_dir(requested: str | None, loss: str) -> RunDir:
+    """The run directory of a new run, created and locked (a second run on it fails)."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        if requested:
+            path = Path(requested)
+            path.mkdir(parents=True, exist_ok=True)
+        else:  # claimed by mkdir, so two runs started in the same second get two directories
+            stamp, n = datetime.now().strftime("%Y%m%d-%H%M%S"), 1
+            Path("work/runs").mkdir(parents=True, exist_ok=True)
+            while True:
+                path = Path("work/runs") / (f"{loss}-{stamp}" + (f"-{n}" if n > 1 else ""))
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    n += 1
     except OSError as exc:
         raise CliError(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
-    return path
-
-
-def save_params(state_dict, path: str | os.PathLike) -> None:
-    """paddle.save, atomically: a crash never leaves a half-written parameters file."""
-    buffer = io.BytesIO()
-    paddle.save(state_dict, buffer)
-    with atomic_write(path) as f:
-        f.write(buffer.getvalue())
+    run = RunDir(path)
+    run.lock()
+    if (path / "config.json").exists():
+        raise CliError(f"--run-dir {path} already holds a run; use --resume {path} to "
+                       "continue it, or name another directory")
+    return run
 
 
 # ----------------------------------------------------------------------------------------------
@@ -385,13 +417,15 @@ def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict |
                            "--resume continues with the run's own data")
         if "epochs" in given:
             cfg["epochs"] = args.epochs
+        if cluster.main:  # rank 0 writes the directory: it holds it, as a new run does
+            run.lock()
         checkpoint = load_checkpoint(run / CHECKPOINT)
     else:
         cfg = {k: getattr(args, k) for k in RUN_SETTINGS}
         if cfg["seed"] is None:  # record a seed so that the run can be resumed exactly
             cfg["seed"] = int(np.random.SeedSequence().entropy % (2**31))
         cfg["seed"] = cluster.broadcast_int(cfg["seed"])  # every rank starts from rank 0's
-        run = RunDir(new_run_dir(args.run_dir, args.loss)) if cluster.main else None
+        run = new_run_dir(args.run_dir, args.loss) if cluster.main else None
         checkpoint = None
     return cfg, (run if cluster.main else None), checkpoint
 
@@ -402,6 +436,8 @@ def load_checkpoint(path: Path) -> dict:
         checkpoint = load_params(path)  # data only: a checkpoint from elsewhere never runs code
         if not {"model", "optimizer", "position"} <= set(checkpoint):
             raise ValueError("it lacks the model, optimizer or position")
+    except UnsafeFileError:
+        raise
     except Exception as exc:
         raise CliError(f"cannot read the checkpoint {path}: damaged or truncated "
                        f"({exc.__class__.__name__}); the rest of the run directory is intact "
@@ -436,8 +472,6 @@ class State:
         return cls(p["epoch"], p["batch"], p["log_rows"], p["history"], p["elapsed"])
 
 
-    except UnsafeFileError:
-        raise
 class RunLog:
     """Everything rank 0 prints and writes while training: the lesson's lines, loss_log.csv,
     metrics.jsonl, VisualDL's scalars, the progress line. On other ranks it does nothing."""
@@ -523,6 +557,7 @@ class Job:
     epoch_started: float = 0.0
     epoch_losses: list = field(default_factory=list)  # this process's losses of this epoch
     diverged_at: tuple | None = None                  # (loss, epoch, batch)
+    stopped_by: int = 0                               # the stop signal, when INTERRUPTED
 
     @property
     def steps(self) -> int:  # batches per epoch; the last partial batch is dropped (lesson)
@@ -605,15 +640,21 @@ def load_data(cfg: dict, mnist_dir, cluster: Cluster):
     return images, labels, MnistDataset("valid", cfg["datafile"])
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's preemption
+
+
 @contextlib.contextmanager
 def interrupt_flag():
-    """A list that becomes non-empty on Ctrl-C: the run stops after the batch in progress."""
+    """A list of the stop signals received (Ctrl-C's SIGINT; SIGTERM, with which Kubernetes,
+    SLURM and preemptible machines stop a job): the run stops after the batch in progress."""
     interrupted = []
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    previous = [signal.signal(s, lambda signum, _frame: interrupted.append(signum))
+                for s in STOP_SIGNALS]
     try:
         yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in zip(STOP_SIGNALS, previous):
+            signal.signal(s, handler)
 
 
 def batch_images(job: Job, order: np.ndarray, epoch: int, batch: int):
@@ -650,9 +691,9 @@ def run_epoch(job: Job, epoch: int, interrupted: list) -> str:
         x, y = batch_images(job, order, epoch, batch)
         loss = train_step(job.model, job.optimizer, job.scheduler, job.loss_kind.loss,
                           x[share], y[share])
-        # The batch loss is the mean of the processes' losses (equal shares); a Ctrl-C seen by
-        # any process stops all of them after the same batch.
-        total, stop = cluster.sum([float(loss), float(bool(interrupted))])
+        # The batch loss is the mean of the processes' losses (equal shares); a stop signal
+        # seen by any process stops all of them after the same batch.
+        total, *seen = cluster.sum([float(loss), *(float(s in interrupted) for s in STOP_SIGNALS)])
         value = total / cluster.world
         if not math.isfinite(value):
             job.diverged_at = (value, epoch, batch)
@@ -662,7 +703,8 @@ def run_epoch(job: Job, epoch: int, interrupted: list) -> str:
         state.log_rows += 1
         state.batch = batch + 1
         job.epoch_losses.append(value)
-        if stop:
+        if any(seen):  # SIGTERM wins: the scheduler's word on how the job ended
+            job.stopped_by = signal.SIGTERM if seen[1] else signal.SIGINT
             return INTERRUPTED
     return FINISHED
 
@@ -694,9 +736,12 @@ def stop(job: Job, outcome: str) -> int:
         return EXIT_FAILED
     job.log.flush()
     job.save_checkpoint()
-    job.log.error(f"interrupted: checkpoint saved; continue with python train.py --resume "
-                  f"{job.run.path if job.run else ''}")
-    return EXIT_INTERRUPTED
+    how = "interrupted" if job.stopped_by == signal.SIGINT else "terminated (SIGTERM)"
+    again = " under the same launch command" if job.cluster.world > 1 else ""
+    job.log.error(f"{how} at epoch {job.state.epoch}, batch {job.state.batch}: checkpoint "
+                  f"saved; continue with python train.py --resume "
+                  f"{job.run.path if job.run else ''}{again}")
+    return 128 + job.stopped_by  # 130 for SIGINT, 143 for SIGTERM, as the shell reports them
 
 
 def finish(job: Job) -> int:

@@ -75,7 +75,13 @@ def test_same_seed_gives_identical_loss_logs(tmp_path_factory, datafile):
     assert (other / "loss_log.csv").read_text() != logs[0]
 
 
-def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(tmp_path_factory, datafile, tmp_path):
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                             (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+def test_ctrl_c_or_sigterm_then_resume_ends_like_an_uninterrupted_run(
+        tmp_path_factory, datafile, tmp_path, signum, code, said):
+    """Ctrl-C, or SIGTERM as a job scheduler stops a job: the batch in progress ends, a
+    checkpoint is saved, the run says how to resume, and the resumed run ends as if never
+    stopped."""
     flags = ("--limit", "3000", "--epochs", "2", "--seed", "5", "--log-interval", "1")
     _r, whole_dir, whole_params = train_run(tmp_path_factory, datafile, "whole", *flags)
 
@@ -84,13 +90,15 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(tmp_path_factory, dat
            str(run_dir), "--save", str(params), *flags]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    for line in proc.stdout:  # interrupt in the middle of the first epoch
+    for line in proc.stdout:  # stop it in the middle of the first epoch
         if line.startswith("epoch: 0, batch: 3,"):
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             break
     _out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
-    assert "--resume" in err and not params.exists()
+    assert proc.returncode == code, err
+    one_line_error(subprocess.CompletedProcess(cmd, code, "", err), said, "checkpoint saved",
+                   f"python train.py --resume {run_dir}")
+    assert not params.exists()
     stopped_at = paddle.load(str(run_dir / "checkpoint.pd"))["position"]
     assert stopped_at["epoch"] == 0 and 0 < stopped_at["batch"] < 30
 
@@ -101,6 +109,59 @@ def test_ctrl_c_then_resume_ends_like_an_uninterrupted_run(tmp_path_factory, dat
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
     assert [m["valid_accuracy"] for m in metrics(run_dir)] == \
         [m["valid_accuracy"] for m in metrics(whole_dir)]
+
+
+def start_training(*args):
+    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *map(str, args)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_lock(run_dir, proc, seconds=120):
+    """Until ``proc`` holds the run directory (its lock file names it)."""
+    lock, deadline = run_dir / ".lock", time.time() + seconds
+    while not (lock.exists() and f"process {proc.pid} " in lock.read_text()):
+        assert proc.poll() is None and time.time() < deadline, "the run never took the lock"
+        time.sleep(0.02)
+
+
+def consistent_run(run_dir, epochs, steps):
+    """One run's files: each batch of each epoch once, in order, and one metrics row an epoch."""
+    rows = [(int(r["epoch"]), int(r["batch"])) for r in loss_rows(run_dir)]
+    assert rows == [(e, b) for e in range(epochs) for b in range(steps)]
+    assert [m["epoch"] for m in metrics(run_dir)] == list(range(1, epochs + 1))
+    assert json.loads((run_dir / "summary.json").read_text())["epochs"] == epochs
+
+
+def test_a_second_run_on_a_directory_in_use_fails_at_once(datafile, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = ("--datafile", datafile, "--run-dir", run_dir, "--limit", "3000", "--epochs", "2")
+    first = start_training(*flags, "--save", tmp_path / "a.pdparams", "--seed", "1")
+    try:
+        wait_for_lock(run_dir, first)
+        second = run_script("train.py", *flags, "--save", tmp_path / "b.pdparams", "--seed", "2")
+        assert second.returncode == 2
+        one_line_error(second, str(run_dir), f"in use by process {first.pid} ")
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+    finally:
+        first.kill()
+    assert not (tmp_path / "b.pdparams").exists()
+    consistent_run(run_dir, epochs=2, steps=30)
+    assert json.loads((run_dir / "config.json").read_text())["seed"] == 1
+
+
+def test_a_second_resume_of_a_run_in_progress_fails_at_once(tmp_path_factory, datafile):
+    _r, run_dir, params = train_run(tmp_path_factory, datafile, "resumed-twice", "--limit",
+                                    "3000", "--epochs", "1", "--seed", "3")
+    first = start_training("--resume", run_dir, "--epochs", "3", "--save", params)
+    try:
+        wait_for_lock(run_dir, first)
+        second = run_script("train.py", "--resume", run_dir, "--epochs", "3", "--save", params)
+        assert second.returncode == 2
+        one_line_error(second, str(run_dir), f"in use by process {first.pid} ")
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+    finally:
+        first.kill()
+    consistent_run(run_dir, epochs=3, steps=30)
 
 
 def test_resume_after_the_last_epoch_can_extend_the_run(tmp_path_factory, datafile):
@@ -182,7 +243,8 @@ def small_run(tmp_path_factory, datafile):
 
 
 def snapshot(folder):
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
+    """The run's files (not the lock file, which names the last process that held it)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"}
 
 
 @pytest.mark.parametrize("flags, named", [
@@ -314,6 +376,8 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tmp_path_f
     proc.kill()  # SIGKILL: no handler runs, nothing is saved on the way out
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # its lock file stays, naming it; the lock itself went with the process
+    assert (run_dir / ".lock").read_text().startswith(f"process {proc.pid} ")
     assert paddle.load(str(run_dir / "checkpoint.pd"))["position"]["epoch"] == 1
     result = run_script("train.py", "--resume", run_dir, "--save", params)
     assert result.returncode == 0, result.stderr
