@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -73,8 +74,8 @@ def test_two_processes_train_the_same_model_and_resume(single, datafile, tmp_pat
         np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=5e-4, err_msg=k)
     # only rank 0 wrote: one loss log with one row per batch
     assert sorted(p.name for p in run_dir.iterdir()) == \
-        ["checkpoint.pd", "config.json", "loss_log.csv", "metrics.jsonl", "model.pdparams",
-         "report.png", "summary.json"]
+        [".lock", "checkpoint.pd", "config.json", "loss_log.csv", "metrics.jsonl",
+         "model.pdparams", "report.png", "summary.json"]
 
 
 def test_global_batch_must_split_evenly(datafile, tmp_path):
@@ -118,3 +119,150 @@ def test_a_dying_rank_fails_the_launch_instead_of_hanging(datafile, tmp_path):
     assert job.returncode != 0
     assert "failed" in output.lower()
     assert not (tmp_path / "p.pdparams").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# Two nodes: two launchers that meet at a master address, as on two machines (here on loopback)
+# ----------------------------------------------------------------------------------------------
+
+NODE_FLAGS = ("--limit", "10000", "--seed", "4", "--log-interval", "1", "--epochs", "2")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_node(tmp_path, name, master, rank, *args):
+    """One node of a 2-node job: `python -m paddle.distributed.launch --master HOST:PORT
+    --nnodes 2 --rank R --nproc_per_node 1 train.py ...`, the command the README gives."""
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--master", master, "--nnodes", "2",
+           "--rank", str(rank), "--nproc_per_node", "1", "--log_dir",
+           str(tmp_path / f"{name}-node{rank}"), str(REPO / "train.py"), *map(str, args)]
+    return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def two_nodes(tmp_path, name, *args):
+    master = f"127.0.0.1:{free_port()}"
+    return [start_node(tmp_path, name, master, rank, *args) for rank in (0, 1)]
+
+
+def finish(nodes, timeout=300):
+    """(exit code, output) of each node, every node stopped by the end."""
+    try:
+        return [(n.communicate(timeout=timeout)[0], n.returncode)[::-1] for n in nodes]
+    finally:
+        for n in nodes:
+            n.kill()
+
+
+@pytest.fixture(scope="module")
+def one_process_run(tmp_path_factory, datafile):
+    out = tmp_path_factory.mktemp("one-process")
+    result = run_script("train.py", "--datafile", datafile, "--run-dir", out / "run",
+                        "--save", out / "p.pdparams", *NODE_FLAGS)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_node_run(tmp_path_factory, datafile):
+    out = tmp_path_factory.mktemp("two-nodes")
+    nodes = two_nodes(out, "whole", "--datafile", datafile, "--run-dir", out / "run",
+                      "--save", out / "p.pdparams", *NODE_FLAGS)
+    return out, finish(nodes)
+
+
+def test_two_nodes_train_the_one_process_model(two_node_run, one_process_run):
+    out, [(code0, log0), (code1, log1)] = two_node_run
+    assert code0 == 0, log0[-3000:]
+    assert code1 == 0, log1[-3000:]
+    # all parameters compared across the nodes at the end (an md5 of them, all-reduced)
+    assert "parameters identical on all 2 processes" in log0
+    # rank 0 alone writes: one run directory, one loss log with a row per batch
+    assert "saved" not in (out / "whole-node1" / "workerlog.0").read_text()
+    assert len(losses(out / "run")) == 200
+    assert summary(out / "run")["processes"] == 2
+    np.testing.assert_allclose(losses(out / "run"), losses(one_process_run / "run"), rtol=2e-3,
+                               atol=1e-4)
+    a, b = paddle.load(str(one_process_run / "p.pdparams")), paddle.load(str(out / "p.pdparams"))
+    for k in a:  # float rounding only (see test_two_processes_train_the_same_model_and_resume)
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=5e-4, err_msg=k)
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_lost_node_stops_the_other_and_both_resume(two_node_run, datafile, tmp_path):
+    run_dir = tmp_path / "run"
+    nodes = two_nodes(tmp_path, "lost", "--datafile", datafile, "--run-dir", run_dir,
+                      "--save", tmp_path / "p.pdparams", *NODE_FLAGS)
+    try:
+        metrics = run_dir / "metrics.jsonl"
+        wait_for(lambda: metrics.exists() and metrics.read_text(), 240, "the first epoch")
+        time.sleep(0.5)  # into the second epoch
+        (worker,) = rank_pids(str(run_dir), rank=1)
+        for pid in (nodes[1].pid, worker):  # the machine is gone: its launcher and worker
+            os.kill(pid, signal.SIGKILL)
+        lost_at = time.time()
+        output, _ = nodes[0].communicate(timeout=120)
+        stopped_after = time.time() - lost_at
+    finally:
+        for n in nodes:
+            n.kill()
+    assert nodes[0].returncode != 0, output[-3000:]
+    assert stopped_after < 60, stopped_after
+    assert len(losses(run_dir)) < 200  # it stopped in the middle
+    assert not (tmp_path / "p.pdparams").exists()
+
+    # the one command that continues, on both nodes
+    [(code0, log0), (code1, log1)] = finish(two_nodes(tmp_path, "resumed", "--resume", run_dir,
+                                                      "--save", tmp_path / "p.pdparams"))
+    assert code0 == 0 and code1 == 0, (log0[-3000:], log1[-3000:])
+    whole = two_node_run[0]
+    assert (run_dir / "loss_log.csv").read_text() == (whole / "run" / "loss_log.csv").read_text()
+    a, b = paddle.load(str(whole / "p.pdparams")), paddle.load(str(tmp_path / "p.pdparams"))
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_sigterm_to_every_process_of_a_launch_saves_and_resumes(one_process_run, datafile,
+                                                                tmp_path):
+    """As a scheduler preempts a job (SLURM signals every process, Kubernetes the launcher,
+    which passes it on): the ranks stop after the same batch, rank 0 saves a checkpoint and
+    says how to resume, and the resumed launch ends like the uninterrupted run."""
+    run_dir = tmp_path / "run"
+    job = launch(tmp_path, "preempted", "--datafile", datafile, "--run-dir", run_dir, "--save",
+                 tmp_path / "p.pdparams", *NODE_FLAGS, wait=False)
+    try:
+        metrics = run_dir / "metrics.jsonl"
+        wait_for(lambda: metrics.exists() and metrics.read_text(), 240, "the first epoch")
+        time.sleep(0.5)  # into the second epoch
+        workers = rank_pids(str(run_dir), rank=0) + rank_pids(str(run_dir), rank=1)
+        assert len(workers) == 2
+        for pid in (job.pid, *workers):
+            os.kill(pid, signal.SIGTERM)
+        output, _ = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode != 0  # the launcher's own code for a signal
+    rank0 = (tmp_path / "preempted-log" / "workerlog.0").read_text()
+    assert "terminated (SIGTERM) at epoch 1, batch " in rank0, rank0[-3000:]
+    assert f"checkpoint saved; continue with python train.py --resume {run_dir}" in rank0
+    stopped = paddle.load(str(run_dir / "checkpoint.pd"))["position"]
+    assert stopped["epoch"] == 1 and 0 < stopped["batch"] < 100, stopped
+    assert not (tmp_path / "p.pdparams").exists()
+
+    resumed = launch(tmp_path, "resumed", "--resume", run_dir, "--save", tmp_path / "p.pdparams")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert f"resuming {run_dir} at epoch 1, batch {stopped['batch']}" in resumed.stdout
+    np.testing.assert_allclose(losses(run_dir), losses(one_process_run / "run"), rtol=2e-3,
+                               atol=1e-4)
+    a, b = paddle.load(str(one_process_run / "p.pdparams")), paddle.load(str(tmp_path / "p.pdparams"))
+    for k in a:
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=5e-4, err_msg=k)
