@@ -22,8 +22,12 @@ instead of the broadcast-add's slower reduction.
 With ``conv="onednn"`` (what train.py uses) each block is one C++ operator on oneDNN instead
 (mnist/conv_block.py: the same function, about 2.4x faster to train; built at first use, and
 Paddle's ops where it cannot be). Inside ``paddle.jit`` (export) the Paddle ops always run.
-``forward_lesson`` is the lesson's order, kept to test that both give the same outputs and
-gradients. The parameters are the same ``paddle.nn`` layers either way, so a saved
+``forward_lesson`` is the lesson's order, layer by layer. ``forward`` takes it whenever
+something watches a layer through a forward hook, which is how ``paddle.summary``,
+``paddle.Model.summary``, ``paddle.flops`` and a user's own hooks see a network: they then see
+``conv1``, ``pool1``, ``conv2`` and ``pool2`` with their real shapes (the fused paths call the
+layers' weights, not the layers, so no hook of theirs would fire). Training registers no hooks
+and keeps the fast path; both orders give the same outputs and gradients (tests/test_model.py). The parameters are the same ``paddle.nn`` layers either way, so a saved
 ``state_dict`` loads into the lesson's own class too.
 """
 
@@ -49,10 +53,17 @@ class MNIST(nn.Layer):
         self.fc = nn.Linear(980, num_outputs)
 
     def forward(self, x):  # x: float32 [N, 1, 28, 28]
+        if self._watched():
+            return self.forward_lesson(x)
         x = self._block(x, self.conv1, self.pool1)  # [N, 20, 14, 14]
         x = self._block(x, self.conv2, self.pool2)  # [N, 20, 7, 7]
         x = paddle.reshape(x, [x.shape[0], 980])
         return self.fc(x)                            # [N, K]
+
+    def _watched(self) -> bool:
+        """True when a forward hook is registered on one of the convolution blocks' layers."""
+        return any(layer._forward_pre_hooks or layer._forward_post_hooks
+                   for layer in (self.conv1, self.pool1, self.conv2, self.pool2))
 
     def _block(self, x, conv: nn.Conv2D, pool: nn.MaxPool2D):
         """pool(relu(conv(x))) with the bias added after pooling (the same function, cheaper)."""
