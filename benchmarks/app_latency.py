@@ -25,7 +25,6 @@ from pathlib import Path
 
 ENV = dict(os.environ)  # before anything imports Paddle, which sets OMP_NUM_THREADS=1 in it
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def percentile(values, q):

@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist.model import MNIST  # noqa: E402
+from mnist.model import MNIST
 
 
 class LessonDataset(paddle.io.Dataset):

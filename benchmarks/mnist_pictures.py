@@ -12,57 +12,13 @@ arrays to within a few tenths of a point, whatever the model.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist.pictures import load_input  # noqa: E402
-
-SIZES = (28, 112, 280)
-POLARITIES = ("dark-on-white", "white-on-black")
-
-
-def digit_picture(array: np.ndarray, size: int = 28, polarity: str = "dark-on-white") -> Image.Image:
-    """One MNIST digit (floats in [0, 1], ink = 1) as an 8-bit grayscale picture."""
-    ink = np.asarray(array, np.float32).reshape(28, 28)
-    pixels = ink if polarity == "white-on-black" else 1 - ink
-    image = Image.fromarray(np.round(255 * pixels).astype(np.uint8))
-    return image if size == 28 else image.resize((size, size), Image.Resampling.BICUBIC)
-
-
-def write_pictures(images: np.ndarray, folder: Path, size: int, polarity: str) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, array in enumerate(images):
-        path = folder / f"{i:05d}.png"
-        digit_picture(array, size, polarity).save(path)
-        paths.append(path)
-    return paths
-
-
-def _read(job):
-    path, pipeline = job
-    return load_input(path, pipeline)
-
-
-def read_inputs(paths, pipeline: str = "mnist", processes: int | None = None) -> np.ndarray:
-    """The network inputs of many picture files, read in worker processes."""
-    jobs = [(p, pipeline) for p in paths]
-    pool = multiprocessing.get_context("fork").Pool(processes or os.cpu_count() or 1)
-    try:
-        return np.stack(pool.map(_read, jobs, chunksize=64))
-    finally:
-        pool.close()  # not terminate(): forked workers that imported Paddle complain of SIGTERM
-        pool.join()
-
+from mnist.picturesets.mnist_files import POLARITIES, SIZES, read_inputs, write_pictures
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,7 +29,7 @@ def main():
     args = parser.parse_args()
 
     from mnist.data import load_split
-    from mnist.prediction import load_model, predict_arrays
+    from mnist.inference import load_model, predict_arrays
 
     images, labels = load_split("eval", args.datafile)
     images, labels = images[:args.count], labels[:args.count]

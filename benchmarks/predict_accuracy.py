@@ -2,7 +2,7 @@
 
     python benchmarks/predict_accuracy.py [--set dev|test] [--params A.pdparams B.pdparams ...]
 
-The pictures come from benchmarks/picture_sets.py: typed digits in Debian's typefaces, UCI's
+The pictures come from mnist/picturesets/devtest.py: typed digits in Debian's typefaces, UCI's
 handwritten digits (scikit-learn) and a synthetic hand, as scans, phone photos, light on dark,
 small digits, canvas drawings, CMYK and transparent files. Tune on ``--set dev``; report
 ``--set test``, which nothing was tuned on. Prints each model's accuracy through each
@@ -10,19 +10,14 @@ preprocessing pipeline, overall, per source and per presentation.
 """
 
 import argparse
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mnist.picturesets.devtest import make_set
 
-from picture_sets import make_set  # noqa: E402
-
-from mnist.pictures import ImageError, load_input  # noqa: E402
+from mnist.pictures import ImageError, load_input
 
 
 def read_all(pictures, pipeline):
@@ -54,7 +49,7 @@ def main():
         groups[source].append(i)
         groups[how].append(i)
 
-    from mnist.prediction import load_model, predict_arrays
+    from mnist.inference import load_model, predict_arrays
 
     print(f"{len(pictures)} pictures of the {args.set} set")
     for pipeline in args.pipelines:

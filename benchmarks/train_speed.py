@@ -98,7 +98,8 @@ def worker_project(images, labels, batches, conv="onednn"):
     from mnist.cpu import keep_freed_memory, set_threads
     from mnist.losses import LOSSES
     from mnist.model import MNIST
-    from mnist.training import Cluster, train_step
+    from mnist.cluster import Cluster
+    from mnist.training import train_step
 
     global THREADS_SET, CONV_USED
     cluster = Cluster()
@@ -256,7 +257,6 @@ def main() -> int:
 
     import numpy as np
 
-    sys.path.insert(0, str(REPO))
     from mnist.cpu import use_fast_mkl_path
     from mnist.data import MnistDataset, build_datafile
 

@@ -22,12 +22,14 @@ import numpy as np
 from PIL import Image
 
 from mnist import cli
-from mnist.cli import CliError, Parser
+from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, DEFAULT_RUNS, DEFAULT_WORK, CliError, Parser
 from mnist.losses import predicted_digits
 from mnist.pictures import ImageError, input_picture, open_image, preprocess_mnist
-from mnist.predictors import ModelError, load_predictor, probabilities
+from mnist.inference import ModelError, load_predictor, probabilities
+from mnist.rundir import MODEL, REPORT, RunDir
 
 MAX_UPLOAD = "20mb"
+RUNS = Path(DEFAULT_RUNS).name  # the app lists WORK/runs
 SHOW = 8  # the 28x28 input is shown 8 times larger
 # On load, pick the sketchpad's brush, so that a learner can draw at once.
 PICK_BRUSH = """() => {
@@ -37,7 +39,7 @@ PICK_BRUSH = """() => {
   }, 200);
   setTimeout(() => clearInterval(t), 10000);
 }"""
-NO_MODEL = "No trained model found. Train one with `python train.py` (it writes work/mnist.pdparams)."
+NO_MODEL = f"No trained model found. Train one with `python train.py` (it writes {DEFAULT_PARAMS})."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -48,19 +50,19 @@ def find_models(work: Path) -> dict[str, Path]:
     """Parameter files in ``work`` and the models of the run directories in ``work/runs``,
     by the name the page shows; ``mnist.pdparams`` first."""
     found = {}
-    if (work / "mnist.pdparams").is_file():
-        found["mnist.pdparams"] = work / "mnist.pdparams"
+    default = Path(DEFAULT_PARAMS).name
+    if (work / default).is_file():
+        found[default] = work / default
     for p in sorted(work.glob("*.pdparams")):
         found.setdefault(p.name, p)
-    for p in sorted((work / "runs").glob("*/model.pdparams")):
-        found[f"runs/{p.parent.name}"] = p
+    for p in sorted((work / RUNS).glob(f"*/{MODEL}")):
+        found[f"{RUNS}/{p.parent.name}"] = p
     return found
 
 
 def find_runs(work: Path) -> dict[str, Path]:
     """Run directories in ``work/runs`` that have a loss log, newest name last."""
-    return {p.name: p for p in sorted((work / "runs").glob("*"))
-            if (p / "config.json").is_file() and (p / "loss_log.csv").is_file()}
+    return {p.name: p for p in sorted((work / RUNS).glob("*")) if RunDir(p).is_run()}
 
 
 class Models:
@@ -151,21 +153,19 @@ def run_report(work: Path, datafile: str, name: str):
     """(message, report picture) of a listed run; the report is made if missing or stale."""
     from mnist.report import write_report
 
-    run = find_runs(work).get(name)
-    if run is None:
+    path = find_runs(work).get(name)
+    if path is None:
         return f"Unknown run {name!r}; choose one from the list.", None
-    report = run / "report.png"
-    if not (run / "model.pdparams").is_file():
+    run = RunDir(path)
+    if not run.has_model():
         return f"Run {name} has no model yet (still training, or stopped early).", None
+    report = run / REPORT
     try:
-        if not report.is_file() or report.stat().st_mtime < (run / "model.pdparams").stat().st_mtime:
-            write_report(run, datafile)
-        summary = (run / "summary.json")
+        if not report.is_file() or report.stat().st_mtime < (run / MODEL).stat().st_mtime:
+            write_report(path, datafile)
         text = f"### {name}"
-        if summary.is_file():
-            import json
-
-            s = json.loads(summary.read_text())
+        s = run.summary()
+        if s:
             text += (f"\neval accuracy **{s.get('eval_accuracy', 0):.2%}**, "
                      f"{s.get('epochs')} epochs, {s.get('wall_time_s', 0):.0f} s")
         return text, Image.open(report).copy()
@@ -229,9 +229,9 @@ def build_parser():
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (7860)")
-    p.add_argument("--work", default="work",
+    p.add_argument("--work", default=DEFAULT_WORK,
                    help="folder with parameter files and runs/ (work)")
-    p.add_argument("--datafile", default="work/mnist.json.gz",
+    p.add_argument("--datafile", default=DEFAULT_DATAFILE,
                    help="the lesson's data file, for the runs' reports")
     return p
 

@@ -12,6 +12,13 @@ import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+# Where things go unless a flag says otherwise, for every command.
+DEFAULT_DATAFILE = "work/mnist.json.gz"   # the lesson's data file
+DEFAULT_PARAMS = "work/mnist.pdparams"    # the trained parameters
+DEFAULT_RUNS = "work/runs"                # run directories
+DEFAULT_EXPORT = "work/export"            # export.py's models
+DEFAULT_WORK = "work"                     # what the app lists
+
 
 class CliError(Exception):
     """A one-line message for the user; ``code`` is the exit code (2: fix the input)."""
@@ -45,13 +52,22 @@ def explicit_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
             action.default = default
 
 
+def error(prog: str, message: str) -> None:
+    """The one form of an error line: ``prog: error: message`` on stderr."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+
+
 def run(prog: str, body, argv=None) -> int:
-    """``body(argv)`` -> exit code, with CliError and Ctrl-C reported in one line."""
+    """``body(argv)`` -> exit code, with CliError, a file that cannot be read or written
+    (OSError: the disk, permissions) and Ctrl-C reported in one line."""
     try:
         return body(argv)
     except CliError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        error(prog, str(exc))
         return exc.code
+    except OSError as exc:
+        error(prog, str(exc))
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -12,25 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from mnist import cli
+from mnist import cli, plots
 from mnist.cli import CliError, Parser
-from mnist.files import atomic_write
 from mnist.runlog import Run, read_run
 
 FORMATS = {".png", ".svg", ".pdf"}
-
-
-def smooth(values: list[float], window: int) -> np.ndarray:
-    """Moving average over ``window`` points (shorter at the start)."""
-    v = np.asarray(values, dtype=np.float64)
-    if window <= 1 or len(v) < 2:
-        return v
-    c = np.cumsum(np.insert(v, 0, 0.0))
-    idx = np.arange(1, len(v) + 1)
-    lo = np.maximum(0, idx - window)
-    return (c[idx] - c[lo]) / (idx - lo)
 
 
 def table_rows(runs: list[Run]) -> list[dict]:
@@ -61,50 +47,6 @@ def format_table(rows: list[dict]) -> str:
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
     return "\n".join(lines)
-
-
-def draw_curves(runs: list[Run], loss_ax, acc_ax, window: int = 1) -> None:
-    """The training loss of each run (log scale) on ``loss_ax``, its validation accuracy per
-    epoch on ``acc_ax`` (None: left out)."""
-    for run in runs:
-        label = f"{run.name} ({run.loss})" if run.loss else run.name
-        (line,) = loss_ax.plot(run.epochs, smooth(run.losses, window), label=label, linewidth=1.2)
-        line.set_gid(f"loss: {run.name}")  # an id in .svg output: one curve per run, checkable
-    loss_ax.set_yscale("log")
-    loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("training loss (log scale)" + (f", mean of {window} batches" if window > 1 else ""))
-    loss_ax.set_title("training loss: scales differ by loss, compare shapes only")
-    loss_ax.grid(True, which="both", alpha=0.3)
-    loss_ax.legend()
-    if acc_ax is None:
-        return
-    for run in runs:
-        if run.valid_accuracy:
-            epochs, accs = zip(*run.valid_accuracy)
-            (line,) = acc_ax.plot(epochs, [100 * a for a in accs], marker="o", label=run.name)
-            line.set_gid(f"accuracy: {run.name}")
-    acc_ax.set_xlabel("epoch")
-    acc_ax.set_ylabel("validation accuracy (%)")
-    acc_ax.set_title("validation accuracy: this decides")
-    acc_ax.grid(True, alpha=0.3)
-    acc_ax.legend()
-
-
-def plot(runs: list[Run], out: Path, window: int, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
-
-    with_acc = any(r.valid_accuracy for r in runs)
-    fig, axes = plt.subplots(1, 2 if with_acc else 1, figsize=(12 if with_acc else 7, 4.5),
-                             squeeze=False)
-    draw_curves(runs, axes[0][0], axes[0][1] if with_acc else None, window)
-    fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_write(out) as f:
-        fig.savefig(f, format=out.suffix[1:], dpi=110)
-    plt.close(fig)
 
 
 def unique_names(runs: list[Run]) -> None:
@@ -138,7 +80,7 @@ def compare(argv) -> int:
     runs = [read_run(source, args.batches_per_epoch) for source in args.runs]
     unique_names(runs)
     try:
-        plot(runs, out, args.smooth, args.title)
+        plots.save(plots.comparison_figure(runs, args.smooth, args.title), out, dpi=110)
     except OSError as exc:
         raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
     rows = table_rows(runs)

@@ -32,10 +32,9 @@ import paddle
 from paddle.vision.datasets import MNIST as PaddleMNIST
 
 from mnist import cli
-from mnist.cli import CliError, Parser
+from mnist.cli import DEFAULT_DATAFILE, CliError, Parser
 from mnist.files import atomic_write  # noqa: F401  (also used from here by other modules)
 
-DEFAULT_DATAFILE = "work/mnist.json.gz"
 MODES = ("train", "valid", "eval")
 SPLIT_SIZES = {"train": 50000, "valid": 10000, "eval": 10000}
 IMAGE_SIZE = 28

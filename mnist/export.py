@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist import cli
-from mnist.cli import EXIT_FAILED, CliError, Parser
-from mnist.predictors import EXPORT_NAME
+from mnist.cli import DEFAULT_DATAFILE, DEFAULT_EXPORT, DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
+from mnist.inference import EXPORT_NAME
 
 TOLERANCE = 1e-4
 ONNX_HINT = 'pip install -e ".[onnx]" (paddle2onnx and onnxruntime)'
@@ -33,13 +33,13 @@ ONNX_HINT = 'pip install -e ".[onnx]" (paddle2onnx and onnxruntime)'
 
 def build_parser() -> Parser:
     p = Parser(prog="export.py", description="Export the trained network for deployment.")
-    p.add_argument("--params", default="work/mnist.pdparams",
-                   help="parameters written by train.py (work/mnist.pdparams), either loss")
-    p.add_argument("--out", default="work/export", help="the folder to write (work/export)")
+    p.add_argument("--params", default=DEFAULT_PARAMS,
+                   help=f"parameters written by train.py ({DEFAULT_PARAMS}), either loss")
+    p.add_argument("--out", default=DEFAULT_EXPORT, help=f"the folder to write ({DEFAULT_EXPORT})")
     p.add_argument("--check", type=int, default=1000, metavar="N",
                    help="compare the exported models with the eager one on N eval digits (1000)")
     p.add_argument("--opset", type=int, default=11, help="ONNX opset version (11)")
-    p.add_argument("--datafile", default="work/mnist.json.gz",
+    p.add_argument("--datafile", default=DEFAULT_DATAFILE,
                    help="the lesson's data file, for the check (built if missing)")
     p.add_argument("--mnist-dir", default=None, help="folder with the official MNIST files")
     return p
@@ -98,7 +98,7 @@ def write_models(model, folder: Path, opset: int, with_onnx: bool) -> list[Path]
 def check(model, files: list[Path], images: np.ndarray) -> list[str]:
     """Compare each exported model with the eager one; a line per model, or CliError."""
     from mnist.losses import predicted_digits
-    from mnist.predictors import EagerPredictor, load_predictor
+    from mnist.inference import EagerPredictor, load_predictor
 
     reference = EagerPredictor(model).outputs(images)
     lines = []
@@ -131,7 +131,7 @@ def replace_folder(new: Path, out: Path) -> None:
 def export(args) -> int:
     from mnist.data import DataError, build_datafile, load_split
     from mnist.params import UnsafeFileError
-    from mnist.prediction import load_model
+    from mnist.inference import load_model
 
     params, out = Path(args.params), Path(args.out)
     if not params.is_file():

@@ -15,38 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from mnist import cli
-from mnist.cli import CliError, Parser
+from mnist.cli import DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
 from mnist.losses import predicted_digits
 from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input
-from mnist.predictors import EagerPredictor, Predictor, load_predictor, probabilities
-
-EXIT_SOME_FAILED = 1
-
-
-# ----------------------------------------------------------------------------------------------
-# The model
-# ----------------------------------------------------------------------------------------------
-
-def load_model(params_path):
-    """The network with the saved parameters; 10 outputs or 1 (a ``--loss mse`` model)."""
-    from mnist.model import MNIST
-    from mnist.params import load_params
-
-    state = load_params(params_path)  # data only: a file from elsewhere never runs code
-    model = MNIST(num_outputs=int(state["fc.weight"].shape[1]))
-    model.set_state_dict(state)
-    model.eval()
-    return model
-
-
-def predict_arrays(model, inputs: np.ndarray, batch: int = 500) -> np.ndarray:
-    """Model outputs for inputs [N, 1, 28, 28]: probabilities [N, 10], or values [N, 1].
-    ``model`` is a ``mnist.predictors.Predictor`` or the eager network itself."""
-    if not isinstance(model, Predictor):
-        model = EagerPredictor(model)
-    outs = [probabilities(model.outputs(inputs[i:i + batch]))
-            for i in range(0, len(inputs), batch)]
-    return np.concatenate(outs) if outs else np.zeros((0, model.num_outputs), np.float32)
+from mnist.inference import load_predictor, predict_arrays
 
 
 # ----------------------------------------------------------------------------------------------
@@ -91,9 +63,9 @@ def build_parser():
     p = Parser(prog="predict.py", description="Predict the digit in each picture.")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="picture files (PNG, JPEG, BMP, GIF, ...) or folders of them")
-    p.add_argument("--model", "--params", dest="model", default="work/mnist.pdparams",
+    p.add_argument("--model", "--params", dest="model", default=DEFAULT_PARAMS,
                    help="the trained network: parameters from train.py (.pdparams, default "
-                        "work/mnist.pdparams), or a model from export.py: a Paddle inference "
+                        f"{DEFAULT_PARAMS}), or a model from export.py: a Paddle inference "
                         "model (mnist.json, or its folder) or mnist.onnx (run by ONNX Runtime, "
                         "without Paddle)")
     p.add_argument("--preprocess", choices=sorted(PIPELINES), default="mnist",
@@ -207,4 +179,4 @@ def predict(argv) -> int:
         print(f"本次预测的数字是: {digits[0]}")
     for path, reason in errors:
         print(f"predict.py: {path}: {reason}", file=sys.stderr)
-    return EXIT_SOME_FAILED if errors else 0
+    return EXIT_FAILED if errors else 0  # some pictures could not be read

@@ -10,21 +10,19 @@ plus, when train.py printed it, ``epoch 1/10: valid accuracy 0.9743, ...`` and
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist.cli import CliError
+from mnist.rundir import CONFIG, LOSS_LOG, RunDir
 
 LOSS_LINE = re.compile(
     r"epoch:\s*(\d+),\s*batch(?:_id)?:\s*(\d+),\s*loss is:\s*\[?\s*([-+0-9.eEinfa]+)\s*\]?")
 VALID_LINE = re.compile(r"epoch (\d+)/\d+: valid accuracy ([0-9.]+)")
 STEPS_LINE = re.compile(r"(\d+) batches of \d+ per epoch")
 EVAL_LINE = re.compile(r"eval accuracy ([0-9.]+)(?:.*?; ([0-9.]+) s)?")
-TRAIN_IMAGES = 50000
 
 
 class RunLogError(CliError):
@@ -56,30 +54,24 @@ class Run:
 
 
 def read_run_dir(path: Path) -> Run:
-    config = json.loads((path / "config.json").read_text())
-    steps = (config.get("limit") or TRAIN_IMAGES) // config.get("batch_size", 100)
-    run = Run(name=path.name, source=str(path), loss=config.get("loss"))
-    log = path / "loss_log.csv"
-    with open(log, newline="") as f:
-        try:
-            for row in csv.DictReader(f):
-                run.epochs.append(int(row["epoch"]) + int(row["batch"]) / steps)
-                run.losses.append(float(row["loss"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunLogError(f"{log}: damaged at line {len(run.losses) + 2} "
-                              f"({exc.__class__.__name__}: {exc})") from exc
+    """A run directory of train.py, read through mnist.rundir."""
+    run_dir = RunDir(path)
+    steps = run_dir.steps_per_epoch()
+    run = Run(name=path.name, source=str(path), loss=run_dir.config().get("loss"))
+    try:
+        for epoch, batch, loss in run_dir.loss_rows():
+            run.epochs.append(epoch + batch / steps)
+            run.losses.append(loss)
+    except ValueError as exc:
+        raise RunLogError(str(exc)) from exc
     if not run.losses:
-        raise RunLogError(f"{log}: no loss rows yet (the run has not finished a batch)")
-    metrics = path / "metrics.jsonl"
-    if metrics.exists():
-        for line in metrics.read_text().splitlines():
-            if line.strip():
-                m = json.loads(line)
-                run.valid_accuracy.append((int(m["epoch"]), float(m["valid_accuracy"])))
-    summary = path / "summary.json"
-    if summary.exists():
-        s = json.loads(summary.read_text())
-        run.eval_accuracy, run.wall_time_s = s.get("eval_accuracy"), s.get("wall_time_s")
+        raise RunLogError(f"{path / LOSS_LOG}: no loss rows yet (the run has not finished a "
+                          "batch)")
+    run.valid_accuracy = [(int(m["epoch"]), float(m["valid_accuracy"]))
+                          for m in run_dir.metrics()]
+    summary = run_dir.summary()
+    if summary:
+        run.eval_accuracy, run.wall_time_s = summary.get("eval_accuracy"), summary.get("wall_time_s")
     return run
 
 
@@ -124,9 +116,9 @@ def read_run(source: str, batches_per_epoch: int | None = None) -> Run:
     """A run directory or a text log; anything else raises RunLogError naming it."""
     path = Path(source)
     if path.is_dir():
-        if not (path / "loss_log.csv").is_file() or not (path / "config.json").is_file():
+        if not RunDir(path).is_run():
             raise RunLogError(f"{source}: not a run directory of train.py "
-                              "(no config.json and loss_log.csv)")
+                              f"(no {CONFIG} and {LOSS_LOG})")
         try:
             return read_run_dir(path)
         except (ValueError, KeyError, OSError) as exc:

@@ -9,9 +9,8 @@ import pytest
 from conftest import REPO, one_line_error, run, run_script
 from mnist.data import load_split
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-from digit_pictures import make_set  # noqa: E402
-from mnist_pictures import write_pictures  # noqa: E402
+from mnist.picturesets.mnist_files import write_pictures
+from mnist.picturesets.synthetic import make_set
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +141,8 @@ def test_many_pictures_are_predicted_in_batches_as_they_are_read(exported, pictu
     as it arrives: every picture in order, with the probabilities of one run over them all,
     and unreadable files named, not predicted."""
     from mnist.pictures import load_input
-    from mnist.prediction import PARALLEL_FROM, STREAM_BATCH, predict_arrays
-    from mnist.predictors import load_predictor
+    from mnist.inference import load_predictor, predict_arrays
+    from mnist.prediction import PARALLEL_FROM, STREAM_BATCH
 
     files = sorted(pictures.iterdir())
     for copy in range(4):

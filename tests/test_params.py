@@ -3,14 +3,13 @@ reads one refuses a file that would run a command, before the command runs."""
 
 import json
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import paddle
 import pytest
 
-from conftest import REPO, one_line_error, run, run_module, run_script, write_malicious
+from conftest import one_line_error, run, run_module, run_script, write_malicious
 from mnist.model import MNIST
 from mnist.params import UnsafeFileError, load_params, read_data
 

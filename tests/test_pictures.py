@@ -1,6 +1,5 @@
 """The picture pipeline on MNIST's own digits written as files, and --save-inputs."""
 
-import sys
 
 import numpy as np
 import pytest
@@ -9,10 +8,9 @@ from PIL import Image
 from conftest import REPO, run_script
 from mnist.data import load_split
 from mnist.pictures import load_input
-from mnist.prediction import load_model, predict_arrays
+from mnist.inference import load_model, predict_arrays
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-from mnist_pictures import POLARITIES, SIZES, read_inputs, write_pictures  # noqa: E402
+from mnist.picturesets.mnist_files import POLARITIES, SIZES, read_inputs, write_pictures
 
 
 @pytest.fixture(scope="module")

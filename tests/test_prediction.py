@@ -2,7 +2,6 @@
 
 import json
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -10,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, one_line_error, run_script
+from conftest import one_line_error, run_script
 from mnist.data import load_split
-from mnist.prediction import load_input, load_model, predict_arrays
+from mnist.inference import load_model, predict_arrays
+from mnist.pictures import load_input
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-from digit_pictures import handwritten, make_set, typed  # noqa: E402
+from mnist.picturesets.synthetic import handwritten, make_set, typed
 
 
 @pytest.fixture(scope="module")

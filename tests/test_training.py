@@ -211,7 +211,7 @@ def test_corrupt_datafile_exits_2(tmp_path):
 
 
 def test_presets_resolve_and_explicit_flags_override():
-    from mnist.training import PRESETS, build_parser, parse_args
+    from mnist.flags import PRESETS, build_parser, parse_args
 
     plain = vars(build_parser().parse_args([]))
     assert vars(parse_args([])) == plain == vars(parse_args(["--preset", "lesson"]))
@@ -389,20 +389,21 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tmp_path_f
 def test_a_failed_checkpoint_write_keeps_the_previous_one(datafile, tmp_path, monkeypatch, capsys):
     """Writing the second epoch's checkpoint fails (a full disk, simulated): one line, exit 1,
     and the first epoch's checkpoint is still there and loads."""
-    from mnist import training
+    from mnist import rundir, training
+    from mnist.files import atomic_write
 
-    real, calls = training.save_params, []
+    real, calls = rundir.save_params, []
 
-    def flaky(state, path):
+    def flaky(state, path):  # the run directory writes its checkpoint with save_params
         if str(path).endswith("checkpoint.pd"):
             calls.append(path)
             if len(calls) == 2:
-                with training.atomic_write(path) as f:  # the temp file is written, then...
+                with atomic_write(path) as f:  # the temp file is written, then...
                     f.write(b"partial")
                     raise OSError(28, "No space left on device")
         return real(state, path)
 
-    monkeypatch.setattr(training, "save_params", flaky)
+    monkeypatch.setattr(rundir, "save_params", flaky)
     run_dir = tmp_path / "run"
     code = training.main(["--datafile", str(datafile), "--run-dir", str(run_dir), "--save",
                           str(tmp_path / "m.pdparams"), "--limit", "500", "--epochs", "3",

@@ -1,6 +1,6 @@
 """A set of digit pictures like the ones users feed to predict.py, none of them from MNIST.
 
-    python benchmarks/digit_pictures.py OUT_DIR [--count 300] [--seed 0]
+    python -m mnist.picturesets.synthetic OUT_DIR [--count 300] [--seed 0]
 
 Each picture is one digit, drawn one of two ways:
 

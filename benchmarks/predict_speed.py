@@ -1,6 +1,6 @@
 """Speed of predict.py with each kind of model: one picture, start to answer; 1000 pictures.
 
-    python benchmarks/predict.py [--params work/mnist.pdparams] [--export work/export]
+    python benchmarks/predict_speed.py [--params work/mnist.pdparams] [--export work/export]
 
 Times, in one run and interleaved (median of --repeats), each command in its own fresh process
 with the environment this script started with (importing Paddle here would change it):
@@ -24,7 +24,6 @@ from pathlib import Path
 
 ENV = dict(os.environ)  # before anything imports Paddle, which sets OMP_NUM_THREADS=1 in it
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 
 def timed(cmd) -> float:
@@ -55,8 +54,9 @@ def read_only(folder: Path) -> float:
 
 
 def write_pictures(datafile: str, out: Path) -> None:
-    code = ("import sys; sys.path.insert(0, 'benchmarks'); from pathlib import Path; "
-            "from mnist.data import load_split; from mnist_pictures import write_pictures; "
+    code = ("import sys; from pathlib import Path; "
+            "from mnist.data import load_split; "
+            "from mnist.picturesets.mnist_files import write_pictures; "
             f"write_pictures(load_split('eval', {datafile!r})[0][:1000], Path({str(out)!r}), "
             "112, 'dark-on-white')")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env=ENV)

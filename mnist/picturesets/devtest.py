@@ -1,7 +1,7 @@
 """Two sets of real-looking digit pictures from sources other than MNIST: one to tune on, one to
 report.
 
-    python benchmarks/picture_sets.py OUT_DIR [--set dev|test] [--count 600]
+    python -m mnist.picturesets.devtest OUT_DIR [--set dev|test] [--count 600]
 
 Sources, split so that no font, writer or seed of the test set is in the development set:
 
@@ -11,7 +11,7 @@ Sources, split so that no font, writer or seed of the test set is in the develop
   scikit-learn ships (``sklearn.datasets.load_digits``, 8x8 pictures of 43 people's writing,
   drawn up smoothly; dev the first half, test the second), when scikit-learn is installed;
 * handwritten, a synthetic hand: strokes along digit skeletons with random jitter, slant, stroke
-  width and proportions (``digit_pictures.handwritten``), with other seeds per set.
+  width and proportions (``synthetic.handwritten``), with other seeds per set.
 
 Each is presented as people present digits: a scan (dark on white, margins), a phone photo
 (small and off-centre in a large frame, uneven light, paper noise, blur, JPEG), light on dark, a
@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digit_pictures import frame, handwritten, photo  # noqa: E402
+from mnist.picturesets.synthetic import frame, handwritten, photo
 
 FONT_ROOT = Path("/usr/share/fonts")
 FONT_FAMILIES = {  # folder names under /usr/share/fonts/{truetype,opentype}

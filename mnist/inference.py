@@ -1,4 +1,7 @@
-"""A trained network to predict with, whatever form it was saved in.
+"""The inference core: a trained network, whatever form it was saved in, run on arrays.
+
+Everything that predicts goes through here: ``predict.py`` (mnist/prediction.py), the web app,
+``export.py``'s check and the run report.
 
 * ``.pdparams``: the parameters ``train.py`` saves, run by the eager ``mnist.model.MNIST``;
 * an exported Paddle inference model (``mnist.json`` + ``mnist.pdiparams`` from ``export.py``,
@@ -17,6 +20,7 @@ import numpy as np
 
 from mnist.cli import CliError
 from mnist.losses import softmax
+from mnist.params import UnsafeFileError, load_params
 
 EXPORT_NAME = "mnist"  # export.py writes mnist.json, mnist.pdiparams and mnist.onnx
 
@@ -131,10 +135,6 @@ def load_predictor(path) -> Predictor:
     elif suffix == ".json":
         predictor = InferencePredictor(path)
     else:
-        from mnist.prediction import load_model  # imports Paddle
-
-        from mnist.params import UnsafeFileError
-
         try:
             predictor = EagerPredictor(load_model(path))
         except UnsafeFileError as exc:
@@ -146,6 +146,28 @@ def load_predictor(path) -> Predictor:
     return predictor
 
 
+def load_model(params_path):
+    """The eager network with the saved parameters; 10 outputs or 1 (a ``--loss mse`` model).
+    Imports Paddle."""
+    from mnist.model import MNIST
+
+    state = load_params(params_path)  # data only: a file from elsewhere never runs code
+    model = MNIST(num_outputs=int(state["fc.weight"].shape[1]))
+    model.set_state_dict(state)
+    model.eval()
+    return model
+
+
 def probabilities(outputs: np.ndarray) -> np.ndarray:
     """Softmax of 10 logits per row; a square-error model's single value stays as it is."""
     return softmax(outputs).astype(np.float32) if outputs.shape[-1] > 1 else outputs
+
+
+def predict_arrays(model, inputs: np.ndarray, batch: int = 500) -> np.ndarray:
+    """Model outputs for inputs [N, 1, 28, 28]: probabilities [N, 10], or values [N, 1].
+    ``model`` is a ``Predictor`` or the eager network itself."""
+    if not isinstance(model, Predictor):
+        model = EagerPredictor(model)
+    outs = [probabilities(model.outputs(inputs[i:i + batch]))
+            for i in range(0, len(inputs), batch)]
+    return np.concatenate(outs) if outs else np.zeros((0, model.num_outputs), np.float32)

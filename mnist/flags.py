@@ -1,0 +1,118 @@
+"""train.py's flags: the parser, the presets, and what a value may be.
+
+``--preset NAME`` sets defaults and an explicit flag overrides its preset's value. The settings
+that define a run (``RUN_SETTINGS``) go into the run's config.json; ``--resume`` takes them
+from there and refuses a flag that would change them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, CliError, Parser
+from mnist.losses import LOSSES
+from mnist.model import CONVS
+
+PROG = "train.py"
+# Settings that define a run; --resume takes them from the run's config.json.
+RUN_SETTINGS = ("preset", "loss", "epochs", "batch_size", "lr", "optimizer", "momentum",
+                "weight_decay", "schedule", "augment", "distort", "seed", "limit", "log_interval",
+                "datafile")
+# --preset NAME sets these defaults; a flag given explicitly overrides its preset's value.
+PRESETS = {
+    "lesson": {},  # the lesson's run: the parser's own defaults
+    "robust": {    # for real pictures: the same network trained on distorted digits
+        "optimizer": "momentum", "lr": 0.03, "schedule": "cosine", "weight_decay": 0.0005,
+        "augment": 2, "distort": True, "epochs": 25,
+    },
+}
+
+
+# Flags that define a run: with --resume they come from its config.json, and giving one is an
+# error (it would be silently ignored); --epochs alone may extend the run.
+# --datafile may be named again if it is the run's own file.
+FIXED_ON_RESUME = (set(RUN_SETTINGS) | {"run_dir"}) - {"epochs", "datafile"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description="Train the lesson's MNIST network.")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
+                   help="lesson (default: the lesson's settings) or robust (for real pictures: "
+                        "momentum, cosine schedule, distorted digits, 25 epochs); explicit "
+                        "flags override the preset")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
+                   help="cross_entropy (10 outputs, default) or mse (the lesson's 1-output "
+                        "regression with square error)")
+    p.add_argument("--epochs", type=int, default=10, help="passes over the training set (10)")
+    p.add_argument("--batch-size", type=int, default=100, help="images per batch (100)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (0.01)")
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd",
+                   help="sgd (default), momentum or adam")
+    p.add_argument("--momentum", type=float, default=0.9, help="momentum for --optimizer momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (0)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning-rate schedule: constant (default) or cosine decay to 0")
+    p.add_argument("--augment", type=int, default=0, metavar="PIXELS",
+                   help="shift training images randomly by up to PIXELS pixels (0: off)")
+    p.add_argument("--distort", action=argparse.BooleanOptionalAction, default=False,
+                   help="distort training images at random: stroke thickness, rotation, scale, "
+                        "shear, blur, contrast (shifts by up to --augment pixels)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed; the same seed gives the same loss log on CPU")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="train on the first N training images only (quick checks)")
+    p.add_argument("--log-interval", type=int, default=200, metavar="B",
+                   help="print the loss every B batches (200)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="cpu (default) or gpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for Paddle's kernels (default: the cores, shared among the "
+                        "processes of a distributed launch)")
+    p.add_argument("--conv", choices=CONVS, default="onednn",
+                   help="onednn (default): each convolution block as one oneDNN operator, built "
+                        "at first use (mnist/conv_block.py); paddle: Paddle's own ops, slower. "
+                        "Both compute the same function")
+    p.add_argument("--save", default=DEFAULT_PARAMS,
+                   help=f"where to save the trained parameters ({DEFAULT_PARAMS})")
+    p.add_argument("--run-dir", default=None,
+                   help="run directory for logs and checkpoints (work/runs/<loss>-<time>)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--datafile", default=DEFAULT_DATAFILE,
+                   help=f"the lesson's data file, built if missing ({DEFAULT_DATAFILE})")
+    p.add_argument("--mnist-dir", default=None,
+                   help="folder with the official MNIST files (default: $MNIST_DIR, else "
+                        "Paddle's download cache)")
+    p.add_argument("--visualdl", action="store_true",
+                   help="also log the run's scalars to RUN_DIR/vdl for VisualDL "
+                        "(visualdl --logdir work/runs)")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="a live progress line with images/s (auto: when stdout is a terminal)")
+    return p
+
+
+def parse_args(argv) -> argparse.Namespace:
+    """The flags, with the defaults of the chosen --preset under the explicit ones."""
+    parser = build_parser()
+    preset = parser.parse_known_args(argv)[0].preset
+    parser.set_defaults(**PRESETS[preset])
+    return parser.parse_args(argv)
+
+
+def check_args(args) -> None:
+    if args.visualdl:
+        try:
+            import visualdl  # noqa: F401
+        except ImportError as exc:
+            raise CliError('--visualdl needs VisualDL: pip install -e ".[visualdl]"') from exc
+    positive = {"epochs": args.epochs, "batch-size": args.batch_size,
+                "log-interval": args.log_interval, "threads": args.threads or 1}
+    for name, value in positive.items():
+        if value < 1:
+            raise CliError(f"--{name} must be at least 1, not {value}")
+    if not (args.lr > 0 and math.isfinite(args.lr)):
+        raise CliError(f"--lr must be a positive number, not {args.lr}")
+    if args.limit is not None and args.limit < args.batch_size:
+        raise CliError(f"--limit {args.limit} is smaller than one batch ({args.batch_size})")
+    if args.augment < 0 or args.weight_decay < 0 or not 0 <= args.momentum < 1:
+        raise CliError("--augment and --weight-decay must be >= 0 and --momentum in [0, 1)")
