@@ -1,6 +1,7 @@
 """Shared fixtures: the real MNIST files and the lesson's data file built from them once."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,13 @@ def datafile(tmp_path_factory, mnist_dir) -> Path:
                         "--examples", work / "examples")
     assert result.returncode == 0, result.stderr
     return path
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_module(module, *args, cwd=None, env=None, timeout=900):

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, write_malicious
+from conftest import REPO, free_port, write_malicious
 from mnist.data import load_split
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import REPO, run_script
+from conftest import REPO, free_port, run_script
 
 FLAGS = ("--limit", "4000", "--seed", "3", "--log-interval", "1")
 
@@ -126,12 +125,6 @@ def test_a_dying_rank_fails_the_launch_instead_of_hanging(datafile, tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 NODE_FLAGS = ("--limit", "10000", "--seed", "4", "--log-interval", "1", "--epochs", "2")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_node(tmp_path, name, master, rank, *args):
