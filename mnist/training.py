@@ -205,9 +205,9 @@ def setup(argv: list[str]) -> Job:
     paddle.seed(cfg["seed"])
     net = MNIST(loss_kind.num_outputs, conv=args.conv if args.device == "cpu" else "paddle")
     model = paddle.DataParallel(net) if cluster.world > 1 else net
-    optimizer, scheduler = make_optimizer(cfg, net, len(labels) // cfg["batch_size"])
+    steps = len(labels) // cfg["batch_size"]  # the last partial batch is dropped (lesson)
+    optimizer, scheduler = make_optimizer(cfg, net, steps)
     state = State() if checkpoint is None else State.restore(checkpoint, net, optimizer)
-    steps = len(labels) // cfg["batch_size"]
     # how this process computes, and the batches of an epoch: recorded, never guessed
     cfg.update(conv="onednn" if net.fast_block is not None else "paddle", steps_per_epoch=steps)
     main = cluster.main
