@@ -96,10 +96,9 @@ def read_data(path) -> object:
     """The pickled contents of ``path`` as plain Python and numpy objects, or UnsafeFileError.
     A damaged or truncated file raises what pickle raises (an UnpicklingError, EOFError, ...).
     Needs numpy only, not Paddle."""
-    with open(path, "rb") as f:
-        data = f.read()
     try:
-        obj = _DataOnly(io.BytesIO(data), encoding="latin1").load()  # as paddle.load
+        with open(path, "rb") as f:
+            obj = _DataOnly(f, encoding="latin1").load()  # latin1: as paddle.load
         _check(obj)
     except _Refused as exc:
         raise UnsafeFileError(path, str(exc)) from None
