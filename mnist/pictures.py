@@ -46,13 +46,14 @@ class ImageError(Exception):
 # Reading any picture as grayscale floats in [0, 1] (0 = black, 1 = white)
 # ----------------------------------------------------------------------------------------------
 
-def open_image(path) -> Image.Image:
-    """Open and fully decode a picture (the first frame of an animation)."""
+def open_image(path, work_size: int = WORK_SIZE) -> Image.Image:
+    """Open and fully decode a picture (the first frame of an animation); a JPEG is decoded
+    at the smallest scale still ``work_size`` pixels on each side."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
-            image.draft("L", (WORK_SIZE, WORK_SIZE))  # JPEG: decode at reduced size, much faster
+            image.draft("L", (work_size, work_size))  # JPEG: decode at reduced size, much faster
             image.seek(0)
             image.load()
     except Image.DecompressionBombError as exc:
@@ -350,12 +351,18 @@ def shrink_to_box(ink: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
     return small
 
 
-def preprocess_mnist(image: Image.Image) -> np.ndarray:
-    """MNIST's own preparation, applied to any picture: see the module's docstring."""
-    if max(image.size) > WORK_SIZE:
-        image = image.copy()
-        image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
-    ink = ink_map(to_gray(image))
+def picture_ink(image: Image.Image, work_size: int = WORK_SIZE) -> tuple[np.ndarray, float]:
+    """(ink map, scale): step 1 on the picture shrunk to at most ``work_size`` pixels on its
+    longer side; ``scale`` is the picture's pixels per pixel of the ink map."""
+    if max(image.size) <= work_size:
+        return ink_map(to_gray(image)), 1.0
+    small = image.copy()
+    small.thumbnail((work_size, work_size), Image.Resampling.BOX)
+    return ink_map(to_gray(small)), image.width / small.width
+
+
+def digit_input(ink: np.ndarray) -> np.ndarray:
+    """Steps 2 and 3: the ink of one digit (any size, paper = 0) -> float32 [1, 28, 28]."""
     rows, cols = ink_box(ink)
     crop = ink[rows, cols]
     evened = even_strokes(crop)
@@ -363,6 +370,11 @@ def preprocess_mnist(image: Image.Image) -> np.ndarray:
         ink, (rows, cols) = evened, (slice(0, evened.shape[0]), slice(0, evened.shape[1]))
     small = shrink_to_box(ink, rows, cols)
     return centre_by_mass(small).reshape(1, CANVAS, CANVAS)
+
+
+def preprocess_mnist(image: Image.Image) -> np.ndarray:
+    """MNIST's own preparation, applied to any picture: see the module's docstring."""
+    return digit_input(picture_ink(image)[0])
 
 
 def preprocess_lesson(image: Image.Image) -> np.ndarray:

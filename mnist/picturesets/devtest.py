@@ -98,11 +98,13 @@ def present(glyph: Image.Image, how: str, rng) -> tuple[Image.Image, str]:
     """(picture, file suffix): the glyph (dark on white) as a person would hand it over."""
     if how == "photo":
         return photo(glyph, rng), ".jpg"
-    if how == "small":  # a small digit somewhere on a clean page
+    if how == "small":  # a small digit (or number) somewhere on a clean page
         page = Image.new("L", (int(rng.integers(300, 700)), int(rng.integers(300, 700))), 255)
         side = int(min(page.size) * rng.uniform(0.08, 0.2))
-        page.paste(glyph.resize((side, side), Image.Resampling.LANCZOS),
-                   (int(rng.integers(0, page.width - side)), int(rng.integers(0, page.height - side))))
+        side = min(side, int(0.9 * page.width * glyph.height / glyph.width))  # a wide number fits
+        wide = round(side * glyph.width / glyph.height)
+        page.paste(glyph.resize((wide, side), Image.Resampling.LANCZOS),
+                   (int(rng.integers(0, page.width - wide)), int(rng.integers(0, page.height - side))))
         return page, ".png"
     if how == "canvas":  # drawn with a thin pen on a square canvas, white on black
         canvas = glyph.resize((280, 280), Image.Resampling.LANCZOS)

@@ -93,22 +93,25 @@ def typed(digit: int, rng, size: int = 200) -> Image.Image:
 
 
 def photo(glyph: Image.Image, rng) -> Image.Image:
-    """The glyph small and off-centre on a large, unevenly lit, noisy sheet, as a phone sees it."""
+    """The glyph (a digit, or a row of them) small and off-centre on a large, unevenly lit, noisy
+    sheet, as a phone sees it."""
     w, h = int(rng.integers(900, 2400)), int(rng.integers(700, 1800))
     if rng.random() < 0.5:
         w, h = h, w
     digit_h = int(min(w, h) * rng.uniform(0.12, 0.4))
-    glyph = glyph.resize((digit_h, digit_h), Image.Resampling.LANCZOS)
+    digit_h = min(digit_h, int(0.9 * w * glyph.height / glyph.width))  # a wide number fits
+    glyph_w = round(digit_h * glyph.width / glyph.height)
+    glyph = glyph.resize((glyph_w, digit_h), Image.Resampling.LANCZOS)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     gx, gy = rng.uniform(-0.25, 0.25, size=2)
     paper = rng.uniform(0.65, 0.95) + gx * (xx / w - 0.5) + gy * (yy / h - 0.5)
     paper += rng.normal(0, 0.02, size=(h, w))
     ink = 1 - np.asarray(glyph, dtype=np.float32) / 255
-    x0 = int(rng.integers(0, w - digit_h))
+    x0 = int(rng.integers(0, w - glyph_w))
     y0 = int(rng.integers(0, h - digit_h))
     darkness = rng.uniform(0.45, 0.85)
-    region = paper[y0:y0 + digit_h, x0:x0 + digit_h]
-    paper[y0:y0 + digit_h, x0:x0 + digit_h] = region * (1 - darkness * ink)
+    region = paper[y0:y0 + digit_h, x0:x0 + glyph_w]
+    paper[y0:y0 + digit_h, x0:x0 + glyph_w] = region * (1 - darkness * ink)
     image = Image.fromarray((np.clip(paper, 0, 1) * 255).astype(np.uint8))
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
     tint = rng.uniform(0.85, 1.0, size=3)  # warm or cool light: a colour photo
