@@ -3,7 +3,8 @@ at training runs. Built with Gradio (``pip install -e ".[app]"``).
 
 Try a digit: draw on the sketchpad or drop a picture in; the page shows the predicted digit,
 the ten probabilities and the 28x28 input the network received (the same preprocessing as
-``predict.py``). Look at a run: its report (``mnist/report.py``): loss and accuracy curves,
+``predict.py``). Read "a number" instead, and it shows the number, the picture with each
+digit's box, and each digit's input and probabilities (as ``predict.py --number``). Look at a run: its report (``mnist/report.py``): loss and accuracy curves,
 confusion matrix, per-digit accuracy and its most confident mistakes.
 
 Only the parameter files and run directories found under the folders the server was given can
@@ -24,6 +25,7 @@ from PIL import Image
 from mnist import cli
 from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, DEFAULT_RUNS, DEFAULT_WORK, CliError, Parser
 from mnist.losses import predicted_digits
+from mnist.numbers import WORK_SIZE, boxes_picture, number_of, read_number
 from mnist.pictures import ImageError, input_picture, open_image, preprocess_mnist
 from mnist.inference import ModelError, load_predictor, probabilities
 from mnist.rundir import MODEL, REPORT, RunDir
@@ -31,6 +33,7 @@ from mnist.rundir import MODEL, REPORT, RunDir
 MAX_UPLOAD = "20mb"
 RUNS = Path(DEFAULT_RUNS).name  # the app lists WORK/runs
 SHOW = 8  # the 28x28 input is shown 8 times larger
+DIGIT, NUMBER = "one digit", "a number"  # what the page reads
 # On load, pick the sketchpad's brush, so that a learner can draw at once.
 PICK_BRUSH = """() => {
   const t = setInterval(() => {
@@ -101,30 +104,52 @@ def sketch_to_image(value) -> Image.Image | None:
     return Image.fromarray(array.astype(np.uint8))
 
 
-def input_html(array: np.ndarray) -> str:
-    """The 28x28 input as an <img> (a PNG in a data URL, scaled up 8 times). Inline, so that no
-    file is cached on the server: Gradio's file cache raced when two requests made the same
-    picture at once (one client read it while another rewrote it)."""
+def png_html(picture: Image.Image, alt: str) -> str:
+    """A picture as an <img> (a PNG in a data URL). Inline, so that no file is cached on the
+    server: Gradio's file cache raced when two requests made the same picture at once (one
+    client read it while another rewrote it)."""
     buffer = io.BytesIO()
-    input_picture(array, SHOW).save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (f'<img alt="the network\'s 28x28 input" width="{28 * SHOW}" height="{28 * SHOW}" '
+    return (f'<img alt="{alt}" width="{picture.width}" height="{picture.height}" '
             f'src="data:image/png;base64,{data}">')
 
 
-def predict_image(models: Models, model_name: str, image: Image.Image | None):
-    """(message in Markdown, {digit: probability}, the 28x28 input scaled up) for one picture."""
+def input_html(array: np.ndarray, scale: int = SHOW) -> str:
+    """The 28x28 input as an <img>, scaled up ``scale`` times."""
+    return png_html(input_picture(array, scale), "the network's 28x28 input")
+
+
+def number_html(image: Image.Image, digits) -> str:
+    """The picture with the digits' boxes, then each digit's input and its likeliest readings."""
+    boxes = boxes_picture(image, digits)
+    boxes.thumbnail((560, 400))
+    cells = []
+    for d in digits:
+        top = np.argsort(-d.probabilities)[:3]
+        text = "<br>".join(f"{k}: {d.probabilities[k]:.2f}" for k in top)
+        cells.append(f'<figure class="digit">{input_html(d.input[0], 3)}'
+                     f'<figcaption>{text}</figcaption></figure>')
+    return (f'<div id="boxes">{png_html(boxes, "the picture with the digits found")}</div>'
+            f'<div style="display:flex;gap:8px;flex-wrap:wrap">{"".join(cells)}</div>')
+
+
+def predict_image(models: Models, model_name: str, image: Image.Image | None, mode: str = DIGIT):
+    """(message in Markdown, {digit: probability}, the 28x28 input scaled up) for one picture;
+    for a number, (message, None, the boxes and each digit's input)."""
     if not model_name:
         return NO_MODEL, None, None
     if image is None:
-        return "Draw a digit, or drop a picture in.", None, None
+        return f"Draw {'a number' if mode == NUMBER else 'a digit'}, or drop a picture in.", None, None
     try:
         model = models.get(model_name)
+        if mode == NUMBER:
+            return predict_number(models, model, image)
         inputs = preprocess_mnist(image)[None]
         with models.lock:
             out = probabilities(model.outputs(inputs))[0]
     except (ImageError, ModelError) as exc:
-        return f"Cannot read a digit there: {exc}.", None, None
+        return f"Cannot read {'a number' if mode == NUMBER else 'a digit'} there: {exc}.", None, None
     seen = input_html(inputs[0, 0])
     digit = int(predicted_digits(out[None])[0])
     if len(out) == 1:  # a square-error model: one value, not probabilities
@@ -133,16 +158,30 @@ def predict_image(models: Models, model_name: str, image: Image.Image | None):
             {str(d): float(p) for d, p in enumerate(out)}, seen)
 
 
-def predict_upload(models: Models, model_name: str, path):
+def predict_number(models: Models, model, image: Image.Image):
+    if model.num_outputs != 10:
+        raise ModelError("a square-error model gives no probabilities to read a number with")
+
+    def classify(inputs):
+        with models.lock:
+            return probabilities(model.outputs(inputs))
+
+    digits = read_number(image, classify)
+    number, p = number_of(digits)
+    return (f"## Number: {number}\n(p = {p:.2f}, {len(digits)} digit{'s' * (len(digits) > 1)})",
+            None, number_html(image, digits))
+
+
+def predict_upload(models: Models, model_name: str, path, mode: str = DIGIT):
     if path is None:
         return "Drop a picture in.", None, None
     try:
-        image = open_image(path)
+        image = open_image(path, WORK_SIZE) if mode == NUMBER else open_image(path)
     except ImageError as exc:
         return f"Cannot read that file: {exc}.", None, None
     except MemoryError:
         return "Cannot read that file: too large to decode in memory.", None, None
-    return predict_image(models, model_name, image)
+    return predict_image(models, model_name, image, mode)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,29 +229,39 @@ def build_app(work: Path, datafile: str):
                 with gr.Column():
                     model = gr.Dropdown(names, value=names[0] if names else None,
                                         label="model", elem_id="model")
-                    sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                    mode = gr.Radio([DIGIT, NUMBER], value=DIGIT, label="read",
+                                    elem_id="mode")
+                    sketch = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(560, 280),
                                           brush=gr.Brush(default_size=18, colors=["#000000"],
                                                          color_mode="fixed"),
-                                          label="draw a digit", elem_id="sketch")
+                                          label="draw a digit or a number", elem_id="sketch")
                     upload = gr.File(label="or drop a picture here", file_types=["image"],
                                      type="filepath", elem_id="upload")
                 with gr.Column():
                     message = gr.Markdown(NO_MODEL if not names else "Draw a digit.",
                                           elem_id="message")
                     probs = gr.Label(num_top_classes=10, label="probabilities", elem_id="probs")
-                    gr.Markdown("What the network sees (its 28x28 input):")
+                    gr.Markdown("What the network sees (its 28x28 input; for a number, each "
+                                "digit's):")
                     seen = gr.HTML(elem_id="seen")
 
-            def on_sketch(name, value):
-                return predict_image(models, name, sketch_to_image(value))
+            def on_sketch(name, value, how):
+                return predict_image(models, name, sketch_to_image(value), how)
 
-            def on_upload(name, path):
-                return predict_upload(models, name, path)
+            def on_upload(name, path, how):
+                return predict_upload(models, name, path, how)
 
-            sketch.change(on_sketch, [model, sketch], [message, probs, seen],
+            def on_mode(name, how, value, path):  # read again what is there
+                if sketch_to_image(value) is None and path:
+                    return predict_upload(models, name, path, how)
+                return predict_image(models, name, sketch_to_image(value), how)
+
+            sketch.change(on_sketch, [model, sketch, mode], [message, probs, seen],
                           api_name="predict_sketch", show_progress="hidden")
-            upload.change(on_upload, [model, upload], [message, probs, seen],
+            upload.change(on_upload, [model, upload, mode], [message, probs, seen],
                           api_name="predict_upload")
+            mode.change(on_mode, [model, mode, sketch, upload], [message, probs, seen],
+                        api_name=False)
         with gr.Tab("Look at a run"):
             run = gr.Dropdown(runs, value=None, label="run", elem_id="run")
             run_message = gr.Markdown("Choose a run." if runs else

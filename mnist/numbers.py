@@ -35,6 +35,7 @@ FULL = 0.55        # a mark this tall (x the digits' height) is a digit; a short
 REACH = 0.3        # a piece joins a digit at most this far away (x the digits' height)
 WIDE = 0.7         # a mark wider than this (x its height) may be several digits touching
 ASPECT = 0.55      # a digit wider than this (x its height) is less likely the wider it is,
+ASPECT_ALONE = 0.85  # (the mark alone in its picture: more often one wide digit than two)
 SPREAD = 0.2       # ... by a normal law on the log of its width with this spread
 NARROW = 0.5
 CUT = 2.0          # a cut between touching digits costs this much (log scale): digits touch seldom
@@ -138,14 +139,17 @@ def without_lines(solid: np.ndarray) -> np.ndarray:
         own = labels[s] == i + 1
         along = max(s[0].stop - s[0].start, s[1].stop - s[1].start)
         if along >= THIN * own.sum() / along:  # thin: a line, not a digit's thick stroke
-            across = w if s[1].stop - s[1].start >= s[0].stop - s[0].start else h
-            found.append((s, own, along, along >= 0.95 * across))
+            flat = s[1].stop - s[1].start >= s[0].stop - s[0].start
+            found.append((s, own, along, flat and along >= 0.95 * w))  # spans: ruled paper
     if not found:
         return solid
     lines = np.zeros_like(solid)
     for s, own, _along, _spans in found:
         lines[s] |= own
-    tallest = max((m.h for m in pieces(solid & ~lines)), default=0)
+    rest = pieces(solid & ~lines)
+    if not rest:  # nothing but lines: they are the marks (a 1, a 7's bar)
+        return solid
+    tallest = max(m.h for m in rest)
     for s, own, along, spans in found:
         if not spans and along < LINE * tallest:  # as long as a digit's bar: part of a digit
             lines[s] &= ~own
@@ -176,22 +180,31 @@ def join_stacked(marks: list[Mark]) -> list[Mark]:
 
 
 def digits_height(marks: list[Mark]) -> float:
-    """The height of the digits: the median height of the marks with most ink."""
+    """The height of the digits: the tallest of the marks with most ink."""
     areas = np.array([m.mask.sum() for m in marks])
-    return float(np.median([m.h for m, a in zip(marks, areas) if a >= 0.3 * areas.max()]))
+    return float(max(m.h for m, a in zip(marks, areas) if a >= 0.3 * areas.max()))
+
+
+def _inside(piece: Mark, mark: Mark) -> bool:
+    """Whether at least half of ``piece``'s box lies in ``mark``'s (a loop's broken top)."""
+    return (max(0, _overlap(piece.x0, piece.x1, mark.x0, mark.x1))
+            * max(0, _overlap(piece.y0, piece.y1, mark.y0, mark.y1))) >= 0.5 * piece.w * piece.h
 
 
 def attach_pieces(marks: list[Mark], height: float) -> list[Mark]:
-    """Full-height marks, each with the short pieces near it; specks and far pieces dropped."""
+    """Full-height marks, each with the short pieces in or near it; specks and far pieces
+    dropped."""
     full = [m for m in marks if m.h >= FULL * height]
     for piece in (m for m in marks if m.h < FULL * height):
-        if piece.h < SPECK * height and piece.w < SPECK * height:
-            continue  # a speck, a dot
         gaps = [max(0, f.x0 - piece.x1, piece.x0 - f.x1)
                 + max(0, f.y0 - piece.y1, piece.y0 - f.y1) for f in full]
-        if gaps and min(gaps) <= REACH * height:
-            k = int(np.argmin(gaps))
-            full[k] = full[k].join(piece)
+        home = [k for k, f in enumerate(full) if _inside(piece, f)]
+        if not home and (piece.h < SPECK * height and piece.w < SPECK * height):
+            continue  # a speck, a dot
+        if not home and gaps and min(gaps) <= REACH * height:
+            home = [int(np.argmin(gaps))]
+        if home:
+            full[home[0]] = full[home[0]].join(piece)
     return full
 
 
@@ -209,14 +222,17 @@ def find_marks(ink: np.ndarray) -> list[Mark]:
 # ----------------------------------------------------------------------------------------------
 
 def mark_ink(ink: np.ndarray, solid: np.ndarray, mark: Mark) -> np.ndarray:
-    """The ink of ``mark`` alone: its solid pixels and their faint edge, PAD pixels around,
-    without any other mark's solid ink."""
+    """The ink of ``mark`` alone, in its box and PAD pixels around: everything but what lies
+    within PAD pixels of another mark's solid ink (a part cut from a neighbour keeps only its
+    own side)."""
     y0, x0 = max(mark.y0 - PAD, 0), max(mark.x0 - PAD, 0)
     y1, x1 = min(mark.y1 + PAD, ink.shape[0]), min(mark.x1 + PAD, ink.shape[1])
     own = np.zeros((y1 - y0, x1 - x0), bool)
     own[mark.y0 - y0:mark.y1 - y0, mark.x0 - x0:mark.x1 - x0] = mark.mask
-    keep = ndimage.binary_dilation(own, np.ones((3, 3), bool), iterations=PAD)
-    keep &= ~(solid[y0:y1, x0:x1] & ~own)
+    grow = np.ones((3, 3), bool)
+    others = solid[y0:y1, x0:x1] & ~own
+    keep = ~ndimage.binary_dilation(others, grow, iterations=PAD) if others.any() else True
+    keep = keep | ndimage.binary_dilation(own, grow, iterations=PAD)
     return ink[y0:y1, x0:x1] * keep
 
 
@@ -252,14 +268,14 @@ def seams(mark: Mark) -> list[np.ndarray]:
     return paths
 
 
-def shape_score(part: Mark, height: int, digit: int) -> float:
+def shape_score(part: Mark, height: int, digit: int, aspect_mean: float = 0.55) -> float:
     """How much ``part`` looks like one digit by its shape alone (log scale, 0 = fully): the
-    log of its width over its height is taken as normal around ASPECT, with spread SPREAD for
+    log of its width over its height is taken as normal around ``aspect_mean``, with spread SPREAD for
     wider and NARROW for narrower ones (a 1 may be as narrow as it likes); a part much shorter
     than the row is not a digit."""
     aspect = max(part.w, 1) / height
-    spread = SPREAD if aspect > ASPECT else NARROW if digit != 1 else np.inf
-    score = -0.5 * (np.log(aspect / ASPECT) / spread) ** 2
+    spread = SPREAD if aspect > aspect_mean else NARROW if digit != 1 else np.inf
+    score = -0.5 * (np.log(aspect / aspect_mean) / spread) ** 2
     return score - 3.0 * (part.h < FULL * height) - CUT
 
 
@@ -308,9 +324,10 @@ def read_marks(ink: np.ndarray, marks: list[Mark], classify):
             inputs.append(np.zeros((1, 28, 28), np.float32))
     probs = classify(np.stack(inputs)) if inputs else np.zeros((0, 10), np.float32)
     read, k = [], 0
+    mean = ASPECT if len(marks) > 1 else ASPECT_ALONE
     for mark, (n_edges, parts) in zip(marks, options):
         scores = [float(np.log(max(probs[k + n].max(), 1e-12)))
-                  + shape_score(part, mark.h, int(probs[k + n].argmax()))
+                  + shape_score(part, mark.h, int(probs[k + n].argmax()), mean)
                   for n, (_i, _j, part) in enumerate(parts)]
         read += [(parts[n][2], inputs[k + n], probs[k + n])
                  for n in best_reading(n_edges, parts, scores)]

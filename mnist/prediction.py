@@ -1,7 +1,9 @@
-"""``python predict.py IMAGE [IMAGE ...]``: the digit in each picture, with probabilities.
+"""``python predict.py IMAGE [IMAGE ...]``: the digit in each picture, with probabilities;
+with ``--number``, the number of several digits in each picture.
 
 The pictures become the network's 28x28 input in ``mnist.pictures`` (two pipelines, ``mnist``
-by default and the lesson's plain resize); this module loads the model, predicts and prints.
+by default and the lesson's plain resize), a number's digits are found in ``mnist.numbers``;
+this module loads the model, predicts and prints.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import numpy as np
 from mnist import cli
 from mnist.cli import DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
 from mnist.losses import predicted_digits
-from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input
+from mnist.numbers import WORK_SIZE, boxes_picture, number_of, read_number
+from mnist.pictures import (IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input,
+                            open_image)
 from mnist.inference import load_predictor, predict_arrays
 
 
@@ -73,28 +77,45 @@ def build_parser():
                         "(the lesson's plain resize)")
     p.add_argument("--top-k", type=int, default=1, metavar="K",
                    help="show the K most probable digits")
+    p.add_argument("--number", action="store_true",
+                   help="read the number of one or more digits in each picture: the digits "
+                        "are found, ordered left to right and each read as a single digit")
     p.add_argument("--json", action="store_true",
-                   help='JSON Lines: {"image", "digit", "probabilities"} per image')
+                   help='JSON Lines: {"image", "digit", "probabilities"} per image; with '
+                        '--number {"image", "number", "probability", "digits": [{"digit", '
+                        '"probabilities", "box": [x0, y0, x1, y1]}, ...]}')
     p.add_argument("--save-inputs", metavar="DIR", default=None,
                    help="also write the 28x28 input the network saw for each picture, scaled "
-                        "up 8 times, as DIR/<picture name>.png")
+                        "up 8 times, as DIR/<picture name>.png; with --number one per digit, "
+                        "DIR/<picture name>-<k>.png, and the picture with the digits' boxes, "
+                        "DIR/<picture name>-boxes.png")
     return p
+
+
+def _free_stem(stem: str, taken: set) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``, ... for pictures of the same name from different
+    folders."""
+    name, n = stem, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    taken.add(name)
+    return name
+
+
+def _write_png(path: Path, picture) -> None:
+    from mnist.files import atomic_write
+
+    with atomic_write(path) as f:
+        picture.save(f, format="PNG")
 
 
 def save_inputs(folder: str, paths: list[str], inputs) -> None:
     """Each network input as a PNG a person can see: ink white on black, 224x224 pixels."""
-    from mnist.files import atomic_write
-
-    taken = set()
+    taken: set = set()
     for path, array in zip(paths, inputs):
-        stem, n = Path(path).stem, 1
-        name = f"{stem}.png"
-        while name in taken:  # pictures of the same name from different folders
-            n += 1
-            name = f"{stem}-{n}.png"
-        taken.add(name)
-        with atomic_write(Path(folder) / name) as f:
-            input_picture(array).save(f, format="PNG")
+        _write_png(Path(folder) / f"{_free_stem(Path(path).stem, taken)}.png",
+                   input_picture(array))
 
 
 def format_line(path: str, probs: np.ndarray, digit: int, k: int) -> str:
@@ -134,6 +155,40 @@ def predict_as_read(model, paths, results, errors):
                           else np.zeros((0, model.num_outputs), np.float32))
 
 
+def predict_numbers(args, model, paths, errors) -> None:
+    """``--number``: each picture's digits found, read and printed as one number."""
+    if model.num_outputs != 10:
+        raise CliError(f"--number needs a classifier with 10 outputs; {args.model} is a "
+                       "square-error model with one")
+
+    def classify(inputs):  # probabilities [N, 10]
+        return predict_arrays(model, inputs)
+
+    taken: set = set()
+    for path in paths:
+        try:
+            image = open_image(path, WORK_SIZE)
+            digits = read_number(image, classify)
+        except ImageError as exc:
+            errors.append((path, str(exc)))
+            continue
+        number, p = number_of(digits)
+        if args.save_inputs:
+            stem = _free_stem(Path(path).stem, taken)
+            for k, d in enumerate(digits, 1):
+                _write_png(Path(args.save_inputs) / f"{stem}-{k}.png", input_picture(d.input))
+            _write_png(Path(args.save_inputs) / f"{stem}-boxes.png", boxes_picture(image, digits))
+        if args.json:
+            print(json.dumps({"image": path, "number": number, "probability": round(p, 6),
+                              "digits": [{"digit": d.digit, "probabilities": [
+                                  round(float(v), 6) for v in d.probabilities],
+                                  "box": list(d.box)} for d in digits]}, ensure_ascii=False))
+        else:
+            print(f"{path}: {number} (p={p:.2f})")
+            if len(paths) == 1:
+                print(f"本次预测的数字是: {number}")
+
+
 def main(argv=None) -> int:
     return cli.run("predict.py", predict, argv)
 
@@ -151,8 +206,16 @@ def predict(argv) -> int:
         except OSError as exc:
             raise CliError(f"--save-inputs {args.save_inputs}: cannot create the folder "
                            f"({exc.strerror or exc})") from exc
+    if args.number and (args.top_k != 1 or args.preprocess != "mnist"):
+        raise CliError("--number reads each digit as the default mode does: it takes neither "
+                       "--top-k nor --preprocess lesson")
     errors: list[tuple[str, str]] = []
     paths = expand_paths(args.images, errors)
+    if args.number:
+        predict_numbers(args, load_predictor(args.model), paths, errors)
+        for path, reason in errors:
+            print(f"predict.py: {path}: {reason}", file=sys.stderr)
+        return EXIT_FAILED if errors else 0
     pool, results = start_reading([(path, args.preprocess) for path in paths])
     try:
         model = load_predictor(args.model)  # ModelError: not this network, or an unknown form

@@ -67,6 +67,9 @@ def pictures(datafile, tmp_path_factory):
     big.paste(Image.open(folder / "seven.png").resize((900, 900)), (6000, 400))
     big.save(folder / "photo-50mp.jpg", quality=70)
     (folder / "huge.png").write_bytes(b"\x89PNG" + os.urandom(21 * 1024 * 1024))
+    from test_numbers import typed_number
+
+    typed_number(folder / "2026.jpg")
     return folder
 
 
@@ -89,10 +92,10 @@ def client(server):
     return Client(server, verbose=False)
 
 
-def upload(client, path, model="mnist.pdparams"):
+def upload(client, path, model="mnist.pdparams", mode="one digit"):
     from gradio_client import handle_file
 
-    return client.predict(model, handle_file(str(path)), api_name="/predict_upload")
+    return client.predict(model, handle_file(str(path)), mode, api_name="/predict_upload")
 
 
 def test_api_predicts_an_uploaded_picture(client, pictures):
@@ -148,8 +151,18 @@ def test_api_a_malicious_model_is_a_message_and_never_runs(client, pictures, wor
     assert "Prediction: 7" in upload(client, pictures / "seven.png")[0]  # the page goes on
 
 
+def test_api_reads_a_number(client, pictures):
+    message, label, seen = upload(client, pictures / "2026.jpg", mode="a number")
+    assert "Number: 2026" in message and "4 digits" in message, message
+    assert not label
+    assert seen.count("<img") == 5 and 'id="boxes"' in seen  # the boxes, and each digit's input
+    message, _label, _seen = upload(client, pictures / "blank.png", mode="a number")
+    assert message.startswith("Cannot read a number there: no digits found"), message
+
+
 def test_api_empty_canvas_asks_for_a_drawing(client):
-    message, label, _seen = client.predict("mnist.pdparams", None, api_name="/predict_sketch")
+    message, label, _seen = client.predict("mnist.pdparams", None, "one digit",
+                                           api_name="/predict_sketch")
     assert "Draw a digit" in message and not label
 
 
@@ -228,6 +241,38 @@ def test_page_draw_a_one_then_upload_pictures(browser, server, pictures):
     upload = wait_for(browser, "#upload input[type=file]", lambda e: True)
     upload.send_keys(str(pictures / "notes.png"))
     wait_for(browser, "#message", lambda e: "Cannot read that file" in e.text)
+
+
+def test_page_draw_twelve_and_read_the_number(browser, server):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    wait_for(browser, "#sketch button[aria-label='Brush']", lambda e: True)
+    time.sleep(1)  # the page picks the brush
+    [label for label in browser.find_elements(By.CSS_SELECTOR, "#mode label")
+     if "a number" in label.text][0].click()
+    wait_for(browser, "#message", lambda e: "Draw a number" in e.text)  # the choice is read
+    canvas = browser.find_elements(By.CSS_SELECTOR, "#sketch canvas")[-1]
+    w, h = canvas.size["width"], canvas.size["height"]
+
+    def stroke(points):  # offsets from the canvas's centre, as shares of its size
+        chain = ActionChains(browser).move_to_element_with_offset(
+            canvas, int(points[0][0] * w), int(points[0][1] * h)).click_and_hold()
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            for _ in range(4):
+                chain.move_by_offset(int((x1 - x0) * w / 4), int((y1 - y0) * h / 4))
+        chain.release().perform()
+
+    stroke([(-0.15, -0.3), (-0.15, 0.3)])  # a one
+    arc = [(0.05 + 0.08 * np.cos(t), -0.15 - 0.15 * np.sin(t)) for t in np.linspace(2.8, -0.5, 8)]
+    stroke(arc + [(0.04, 0.3), (0.16, 0.3)])  # a two: the arc, down to the left, the base
+    wait_for(browser, "#message", lambda e: "Number: 12" in e.text, timeout=30)
+    boxes = wait_for(browser, "#boxes img", lambda e: bool(e.get_attribute("src")))
+    assert boxes.size["width"] > 200
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#seen figure.digit img")) == 2
+    if os.environ.get("PADDLE_MNIST_SCREENSHOT"):
+        browser.save_screenshot(os.environ["PADDLE_MNIST_SCREENSHOT"].replace(".png", "-12.png"))
 
 
 def test_page_look_at_a_run(browser, server):
