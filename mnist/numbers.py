@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from mnist.pictures import ImageError, digit_input, picture_ink
 
-WORK_SIZE = 1024   # a number is analysed at most this large (longer side)
+WORK_SIZE = 768    # a number is analysed at most this large (longer side)
 MAX_DIGITS = 12
 SOLID = 0.35       # ink above this is a mark's body
 TINY = 0.02        # pieces with less area than this share of the largest one are dust
@@ -109,10 +109,12 @@ def long_runs(mask: np.ndarray, length: int) -> np.ndarray:
     edges = np.diff(np.pad(grown, ((0, 0), (1, 1))).astype(np.int8), axis=1).reshape(-1)
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     keep = ends - starts >= length
-    marker = np.zeros(h * (w + 1) + 1, np.int32)
-    np.add.at(marker, starts[keep], 1)
-    np.add.at(marker, ends[keep], -1)
-    return (np.cumsum(marker)[:-1].reshape(h, w + 1)[:, :w] > 0) & mask
+    if not keep.any():  # most pictures: no line at all
+        return np.zeros_like(mask)
+    marker = np.zeros(h * (w + 1) + 1, np.int8)
+    marker[starts[keep]] = 1  # runs neither overlap nor touch: one mark per place
+    marker[ends[keep]] = -1
+    return (np.cumsum(marker, dtype=np.int8)[:-1].reshape(h, w + 1)[:, :w] > 0) & mask
 
 
 def pieces(solid: np.ndarray) -> list[Mark]:
