@@ -35,13 +35,15 @@ FULL = 0.55        # a mark this tall (x the digits' height) is a digit; a short
 REACH = 0.3        # a piece joins a digit at most this far away (x the digits' height)
 WIDE = 0.7         # a mark wider than this (x its height) may be several digits touching
 ASPECT = 0.55      # a digit wider than this (x its height) is less likely the wider it is,
-ASPECT_ALONE = 0.85  # (the mark alone in its picture: more often one wide digit than two)
-SPREAD = 0.2       # ... by a normal law on the log of its width with this spread
-NARROW = 0.5
+SPREAD = 0.2       # ... by a normal law on the log of its width with this spread;
+ASPECT_ALONE = 0.85  # a mark alone in its picture is more often one wide digit than two:
+SPREAD_ALONE = 0.35  # ... its law is wider
+NARROW = 0.5       # the spread for digits narrower than ASPECT (but a 1)
 CUT = 2.0          # a cut between touching digits costs this much (log scale): digits touch seldom
 LINE = 3.0         # a straight run this many times the tallest mark is a ruled line
 THIN = 10          # ... and a line is at least this many times as long as it is thick
-STEP = 0.2        # a seam between touching digits pays this for each sideways step
+STEP = 0.2         # a seam between touching digits pays this for each sideways step
+ROW = 0.6          # a number's digits stand in a row: centres at most this far from its line
 PAD = 2            # pixels of faint edge kept around a digit's solid ink
 
 
@@ -163,7 +165,8 @@ def _overlap(a0, a1, b0, b1) -> int:
 
 
 def join_stacked(marks: list[Mark]) -> list[Mark]:
-    """Join marks that sit one above the other: mostly the same columns, few of the same rows."""
+    """Join marks that sit one above the other: mostly the same columns, few of the same rows,
+    and close (a gap of at most half the taller one's height)."""
     joined = True
     while joined:
         joined = False
@@ -171,7 +174,8 @@ def join_stacked(marks: list[Mark]) -> list[Mark]:
             for j in range(i + 1, len(marks)):
                 b = marks[j]
                 if (_overlap(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.w, b.w)
-                        and _overlap(a.y0, a.y1, b.y0, b.y1) <= 0.3 * min(a.h, b.h)):
+                        and -0.5 * max(a.h, b.h) <= _overlap(a.y0, a.y1, b.y0, b.y1)
+                        <= 0.3 * min(a.h, b.h)):
                     marks[i] = a.join(b)
                     del marks[j]
                     joined = True
@@ -270,13 +274,14 @@ def seams(mark: Mark) -> list[np.ndarray]:
     return paths
 
 
-def shape_score(part: Mark, height: int, digit: int, aspect_mean: float = 0.55) -> float:
+def shape_score(part: Mark, height: int, digit: int, aspect_mean: float = 0.55,
+                wide_spread: float = 0.2) -> float:
     """How much ``part`` looks like one digit by its shape alone (log scale, 0 = fully): the
-    log of its width over its height is taken as normal around ``aspect_mean``, with spread SPREAD for
-    wider and NARROW for narrower ones (a 1 may be as narrow as it likes); a part much shorter
-    than the row is not a digit."""
+    log of its width over its height is taken as normal around ``aspect_mean``, with spread
+    ``wide_spread`` for wider and NARROW for narrower ones (a 1 may be as narrow as it likes);
+    a part much shorter than the row is not a digit."""
     aspect = max(part.w, 1) / height
-    spread = SPREAD if aspect > aspect_mean else NARROW if digit != 1 else np.inf
+    spread = wide_spread if aspect > aspect_mean else NARROW if digit != 1 else np.inf
     score = -0.5 * (np.log(aspect / aspect_mean) / spread) ** 2
     return score - 3.0 * (part.h < FULL * height) - CUT
 
@@ -285,8 +290,7 @@ def readings(mark: Mark) -> tuple[int, list[tuple[int, int, Mark]]]:
     """(n, parts): the number of seams ``mark`` may be cut along (its two sides included),
     and the parts between any two of them, (i, j, part), that could be one digit."""
     sides = [np.zeros(mark.h, np.int64), np.full(mark.h, mark.w, np.int64)]
-    cuts = seams(mark) if mark.w > WIDE * mark.h else []
-    edges = sides[:1] + cuts + sides[1:]
+    edges = sides[:1] + (seams(mark) if mark.w > WIDE * mark.h else []) + sides[1:]
     parts = []
     for i in range(len(edges)):
         for j in range(i + 1, len(edges)):
@@ -304,7 +308,7 @@ def best_reading(n_edges: int, parts, scores) -> list[int]:
     best = [(-np.inf, [])] * n_edges
     best[0] = (0.0, [])
     for k in sorted(range(len(parts)), key=lambda k: parts[k][1]):
-        i, j, _part = parts[k]
+        i, j = parts[k][:2]
         total = best[i][0] + scores[k]
         if total > best[j][0]:  # (each part paid CUT: the whole mark pays it once too)
             best[j] = (total, best[i][1] + [k])
@@ -326,15 +330,27 @@ def read_marks(ink: np.ndarray, marks: list[Mark], classify):
             inputs.append(np.zeros((1, 28, 28), np.float32))
     probs = classify(np.stack(inputs)) if inputs else np.zeros((0, 10), np.float32)
     read, k = [], 0
-    mean = ASPECT if len(marks) > 1 else ASPECT_ALONE
+    mean, spread = (ASPECT, SPREAD) if len(marks) > 1 else (ASPECT_ALONE, SPREAD_ALONE)
     for mark, (n_edges, parts) in zip(marks, options):
         scores = [float(np.log(max(probs[k + n].max(), 1e-12)))
-                  + shape_score(part, mark.h, int(probs[k + n].argmax()), mean)
+                  + shape_score(part, mark.h, int(probs[k + n].argmax()), mean, spread)
                   for n, (_i, _j, part) in enumerate(parts)]
         read += [(parts[n][2], inputs[k + n], probs[k + n])
                  for n in best_reading(n_edges, parts, scores)]
         k += len(parts)
     return read
+
+
+def in_a_row(marks: list[Mark]) -> bool:
+    """Whether the marks' centres lie near one straight line (a row, slanted or not): none
+    further from the line fitted to them than ROW x the digits' height."""
+    if len(marks) < 3:
+        return len(marks) < 2 or abs((marks[0].y0 + marks[0].y1) - (marks[1].y0 + marks[1].y1)) \
+            / 2 <= ROW * np.median([m.h for m in marks])
+    x = np.array([(m.x0 + m.x1) / 2 for m in marks])
+    y = np.array([(m.y0 + m.y1) / 2 for m in marks])
+    slope, offset = np.polyfit(x, y, 1)
+    return bool(np.abs(y - (slope * x + offset)).max() <= ROW * np.median([m.h for m in marks]))
 
 
 def read_number(image: Image.Image, classify) -> list[Digit]:
@@ -349,6 +365,8 @@ def read_number(image: Image.Image, classify) -> list[Digit]:
         raise ImageError("no digits found")
     if len(marks) > MAX_DIGITS:
         raise ImageError(f"more than {MAX_DIGITS} digit-like marks ({len(marks)}): not a number")
+    if not in_a_row(marks):
+        raise ImageError(f"{len(marks)} digit-like marks, not in one row: not a number")
     digits = []
     for mark, array, probs in read_marks(ink, marks, classify):
         box = (int(mark.x0 * scale), int(mark.y0 * scale),

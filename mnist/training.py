@@ -26,6 +26,7 @@ import numpy as np
 import paddle
 
 from mnist import cli
+from mnist import extra as extra_digits
 from mnist.augment import distort, shift_images
 from mnist.cli import EXIT_FAILED, CliError, explicit_flags
 from mnist.cluster import Cluster, set_device
@@ -228,14 +229,20 @@ def setup(argv: list[str]) -> Job:
 def load_data(cfg: dict, mnist_dir, cluster: Cluster):
     """(train images, train labels, valid split). One process per machine builds the data
     file and its cache; the others wait, then read it."""
+    extra = cfg.get("extra_digits", 0)  # runs written before the flag have none
     if cluster.local_rank == 0:
         build_datafile(cfg["datafile"], mnist_dir)
         MnistDataset("train", cfg["datafile"])  # writes the binary cache once
+        if extra:
+            extra_digits.load(extra, cfg["datafile"])
     cluster.barrier()
     train_set = MnistDataset("train", cfg["datafile"])
     images, labels = train_set.images, train_set.labels
     if cfg["limit"]:
         images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
+    if extra:
+        more, more_labels = extra_digits.load(extra, cfg["datafile"])
+        images, labels = np.concatenate([images, more]), np.concatenate([labels, more_labels])
     return images, labels, MnistDataset("valid", cfg["datafile"])
 
 

@@ -265,6 +265,7 @@ def test_page_draw_twelve_and_read_the_number(browser, server):
         chain.release().perform()
 
     stroke([(-0.15, -0.3), (-0.15, 0.3)])  # a one
+    wait_for(browser, "#message", lambda e: "Number: 1" in e.text, timeout=30)
     arc = [(0.05 + 0.08 * np.cos(t), -0.15 - 0.15 * np.sin(t)) for t in np.linspace(2.8, -0.5, 8)]
     stroke(arc + [(0.04, 0.3), (0.16, 0.3)])  # a two: the arc, down to the left, the base
     wait_for(browser, "#message", lambda e: "Number: 12" in e.text, timeout=30)

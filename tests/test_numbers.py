@@ -114,14 +114,19 @@ def test_bad_pictures_get_a_line_and_the_batch_goes_on(params, tmp_path):
                                   "lazy dog", font=face, fill=0)
     page.save(tmp_path / "text.png")
     rng = np.random.default_rng(0)
-    noisy = np.full((600, 800), 200, np.uint8)
+    noisy = np.full((600, 800), 200, np.uint8)  # dozens of blots, some as large as digits
     for _ in range(60):
         x, y = rng.integers(0, 780), rng.integers(0, 580)
         noisy[y:y + rng.integers(5, 20), x:x + rng.integers(5, 20)] = 30
     Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    scattered = np.full((600, 800), 210, np.uint8)  # a few digit-sized blots, not in a row
+    for x, y in ((50, 40), (400, 300), (700, 520), (150, 450), (600, 100)):
+        scattered[y:y + 40, x:x + 25] = 40
+    Image.fromarray(scattered).save(tmp_path / "scattered.png")
     typed_number(tmp_path / "good.jpg", "17")
     result = run_script("predict.py", "--number", "--params", params, *(
-        tmp_path / n for n in ("blank.png", "text.png", "good.jpg", "noisy.png")))
+        tmp_path / n for n in ("blank.png", "text.png", "good.jpg", "noisy.png",
+                               "scattered.png")))
     assert result.returncode == 1
     assert result.stdout.splitlines()[0].startswith(f"{tmp_path / 'good.jpg'}: 17 (p=")
     errors = result.stderr.strip().splitlines()
@@ -129,9 +134,11 @@ def test_bad_pictures_get_a_line_and_the_batch_goes_on(params, tmp_path):
                         "is nearly uniform)"
     assert errors[1].startswith(f"predict.py: {tmp_path / 'text.png'}: more than 12 digit-like "
                                 "marks")
-    assert errors[2].startswith(f"predict.py: {tmp_path / 'noisy.png'}: more than 12 digit-like "
-                                "marks")
-    assert len(errors) == 3 and "Traceback" not in result.stderr
+    assert errors[2].startswith(f"predict.py: {tmp_path / 'noisy.png'}: ")
+    assert "more than 12 digit-like marks" in errors[2] or "not in one row" in errors[2]
+    assert errors[3] == f"predict.py: {tmp_path / 'scattered.png'}: 5 digit-like marks, not in " \
+                        "one row: not a number"
+    assert len(errors) == 4 and "Traceback" not in result.stderr
 
 
 def test_number_takes_no_top_k(params, tmp_path):

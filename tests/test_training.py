@@ -192,6 +192,7 @@ def test_diverging_loss_stops_and_keeps_what_was_saved(tmp_path, datafile):
     (["--run-dir", "/proc/no/such/dir"], "/proc/no/such/dir"),
     (["--resume", "/nonexistent-run"], "/nonexistent-run"),
     (["--preset", "fast"], "fast"),
+    (["--extra-digits", "-5"], "--extra-digits"),
     (["--epoch", "3"], "--epoch"),  # abbreviations are not taken for other flags
 ])
 def test_bad_flags_give_one_line_and_exit_2(flags, fragment, datafile):
@@ -227,13 +228,29 @@ def test_presets_resolve_and_explicit_flags_override():
 def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, datafile):
     _result, run_dir, _params = train_run(tmp_path_factory, datafile, "robust",
                                           "--preset", "robust", "--epochs", "1",
-                                          "--limit", "5000", "--lr", "0.02", "--seed", "5")
+                                          "--limit", "5000", "--lr", "0.02", "--seed", "5",
+                                          "--extra-digits", "300")
     config = json.loads((run_dir / "config.json").read_text())
     assert {k: config[k] for k in ("preset", "optimizer", "lr", "schedule", "weight_decay",
-                                   "augment", "distort", "epochs")} == \
+                                   "augment", "distort", "epochs", "extra_digits")} == \
         {"preset": "robust", "optimizer": "momentum", "lr": 0.02, "schedule": "cosine",
-         "weight_decay": 0.0005, "augment": 2, "distort": True, "epochs": 1}
+         "weight_decay": 0.0005, "augment": 2, "distort": True, "epochs": 1,
+         "extra_digits": 300}
     assert metrics(run_dir)[0]["valid_accuracy"] > 0.8
+
+
+def test_extra_digits_join_the_training_set_and_the_config(tmp_path_factory, datafile):
+    result, run_dir, _params = train_run(tmp_path_factory, datafile, "extra", "--limit", "500",
+                                         "--epochs", "1", "--extra-digits", "200", "--seed", "3")
+    assert "training on 700 images" in result.stdout
+    assert json.loads((run_dir / "config.json").read_text())["extra_digits"] == 200
+    from mnist.extra import load, make
+
+    images, labels = load(200, datafile)  # kept beside the data file, the same as made anew
+    assert (datafile.parent / "extra-digits-200.npz").is_file()
+    again, again_labels = make(200)
+    assert np.array_equal(images, again) and np.array_equal(labels, again_labels)
+    assert images.shape == (200, 1, 28, 28) and labels.tolist() == [i % 10 for i in range(200)]
 
 
 @pytest.fixture(scope="module")
