@@ -1,7 +1,7 @@
 """A picture of a number -> its digits, left to right: where each one is and its 28x28 input.
 
 Works on the ink map of ``mnist.pictures`` (so uneven light, light on dark and a number small
-on a page are handled as they are for one digit), in five steps:
+on a page are handled as they are for one digit), in six steps:
 
 1. the solid ink (above SOLID) is the mask; straight runs much longer than the marks (the lines
    of ruled paper, an underline) are taken out of it;
@@ -9,10 +9,11 @@ on a page are handled as they are for one digit), in five steps:
 3. pieces stacked one above the other (a 5 whose bar stands apart) are joined; pieces shorter
    than the digits (a stroke broken by light) join their nearest full-height neighbour, or are
    dropped as specks, dots and dashes;
-4. a mark wider than a digit is tried whole and cut into 2, 3, ... digits where its ink is
-   thinnest; the reading the network is surest of (the product of the digits' probabilities)
-   is kept;
-5. each digit's own ink, and nothing of its neighbours', goes through the single-digit steps
+4. a mark wider than a digit is read whole and cut into 2, 3, ... digits along seams that
+   cross the least ink; the reading kept is the one with the best score: the network's
+   probabilities, times a prior on a digit's width over its height, times a cost per cut;
+5. a number's marks stand in one row (slanted or not): scattered blots are not a number;
+6. each digit's own ink, and nothing of its neighbours', goes through the single-digit steps
    (``pictures.digit_input``), so one digit alone is prepared as ``predict.py`` prepares it.
 """
 
