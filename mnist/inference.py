@@ -60,6 +60,8 @@ class EagerPredictor(Predictor):
     def outputs(self, inputs):
         import paddle
 
+        if not paddle.in_dynamic_mode():  # Paddle's mode is per thread: a new thread (the web
+            paddle.disable_static()       # app's workers) starts in static-graph mode
         with paddle.no_grad():
             return self.model(paddle.to_tensor(np.ascontiguousarray(inputs))).numpy()
 

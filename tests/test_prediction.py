@@ -2,6 +2,7 @@
 
 import json
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import one_line_error, run_script
+from conftest import one_line_error, run, run_script
 from mnist.data import load_split
 from mnist.inference import load_model, predict_arrays
 from mnist.pictures import load_input
@@ -148,3 +149,21 @@ def test_no_parameters_file_says_how_to_train(tmp_path, eval_files):
     result = run_script("predict.py", "--params", tmp_path / "none.pdparams", folder / "000.png")
     assert result.returncode == 2
     one_line_error(result, tmp_path / "none.pdparams", "python train.py")
+
+
+
+def test_a_model_loaded_in_one_thread_predicts_in_another(params):
+    """The web app loads a model in one worker thread and predicts in others. Paddle keeps its
+    eager/static mode per thread, and a thread other than the one that imported Paddle starts
+    in static mode: a fresh process, as the app's is."""
+    code = (
+        "import sys, threading, numpy as np\n"
+        "from mnist.inference import load_predictor\n"
+        "got = {}\n"
+        "def load(): got['model'] = load_predictor(sys.argv[1])\n"
+        "def use(): got['out'] = got['model'].outputs(np.zeros((2, 1, 28, 28), np.float32))\n"
+        "for job in (load, use):\n"
+        "    t = threading.Thread(target=job); t.start(); t.join()\n"
+        "print(got['out'].shape)\n")
+    result = run([sys.executable, "-c", code, str(params)])
+    assert result.returncode == 0 and result.stdout.strip() == "(2, 10)", result.stderr[-500:]
