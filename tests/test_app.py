@@ -248,8 +248,7 @@ def test_page_draw_twelve_and_read_the_number(browser, server):
     from selenium.webdriver.common.by import By
 
     browser.get(server)
-    wait_for(browser, "#sketch button[aria-label='Brush']", lambda e: True)
-    time.sleep(1)  # the page picks the brush
+    wait_for(browser, "#sketch button[aria-label='Brush'].highlight", lambda e: True)  # picked
     [label for label in browser.find_elements(By.CSS_SELECTOR, "#mode label")
      if "a number" in label.text][0].click()
     wait_for(browser, "#message", lambda e: "Draw a number" in e.text)  # the choice is read
