@@ -4,8 +4,9 @@ at training runs. Built with Gradio (``pip install -e ".[app]"``).
 Try a digit: draw on the sketchpad or drop a picture in; the page shows the predicted digit,
 the ten probabilities and the 28x28 input the network received (the same preprocessing as
 ``predict.py``). Read "a number" instead, and it shows the number, the picture with each
-digit's box, and each digit's input and probabilities (as ``predict.py --number``). Look at a run: its report (``mnist/report.py``): loss and accuracy curves,
-confusion matrix, per-digit accuracy and its most confident mistakes.
+digit's box, and each digit's input and probabilities (as ``predict.py --number``). Look at a
+run: its report (``mnist/report.py``): loss and accuracy curves, confusion matrix, per-digit
+accuracy and its most confident mistakes.
 
 Only the parameter files and run directories found under the folders the server was given can
 be chosen: the page sends a name from the lists, never a path.

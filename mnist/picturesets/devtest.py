@@ -122,11 +122,38 @@ def present(glyph: Image.Image, how: str, rng) -> tuple[Image.Image, str]:
     return page, ".png"
 
 
+def sources_of(fonts, corpus) -> list[str]:
+    """The sources a set can draw from here: typed (with fonts), hand, corpus (with sklearn)."""
+    return ["typed"] * bool(fonts) + ["hand"] + ["corpus"] * (corpus is not None)
+
+
+def glyph_of(digit: int, source: str, fonts, corpus, rng) -> Image.Image:
+    """One digit, dark on white, from ``source``: typed in one of ``fonts``, one of the
+    ``corpus`` digits (images, labels), or drawn by the synthetic hand."""
+    if source == "typed":
+        return typed(digit, fonts[rng.integers(len(fonts))], rng)
+    if source == "corpus":
+        images, labels = corpus
+        return from_corpus(images[rng.choice(np.flatnonzero(labels == digit))], rng)
+    return handwritten(digit, rng)
+
+
+def set_command(make, count: int, what: str, doc: str) -> None:
+    """``python -m ... OUT_DIR [--set dev|test] [--count N]``: write a set with ``make``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("out_dir")
+    parser.add_argument("--set", choices=sorted(SEEDS), default="dev")
+    parser.add_argument("--count", type=int, default=count)
+    args = parser.parse_args()
+    written = make(args.out_dir, args.set, args.count)
+    print(f"wrote {len(written)} {what} of the {args.set} set in {args.out_dir}")
+
+
 def make_set(out_dir, split: str = "dev", count: int = 600) -> list[tuple[Path, int]]:
     """Write ``count`` pictures of ``split`` into ``out_dir``; return (path, digit) pairs."""
     rng = np.random.default_rng(SEEDS[split])
     fonts, corpus = font_files(split), corpus_digits(split)
-    sources = ["typed"] * bool(fonts) + ["hand"] + ["corpus"] * (corpus is not None)
+    sources = sources_of(fonts, corpus)
     if not fonts:
         print(f"note: no fonts of the {split} set found; install: apt-get install "
               f"{FONT_PACKAGES}", file=sys.stderr)
@@ -138,14 +165,7 @@ def make_set(out_dir, split: str = "dev", count: int = 600) -> list[tuple[Path, 
     written = []
     for i in range(count):
         digit, source = i % 10, sources[(i // 10) % len(sources)]
-        if source == "typed":
-            glyph = typed(digit, fonts[rng.integers(len(fonts))], rng)
-        elif source == "corpus":
-            images, labels = corpus
-            pick = np.flatnonzero(labels == digit)
-            glyph = from_corpus(images[rng.choice(pick)], rng)
-        else:
-            glyph = handwritten(digit, rng)
+        glyph = glyph_of(digit, source, fonts, corpus, rng)
         how = PRESENTATIONS[rng.choice(len(PRESENTATIONS), p=WEIGHTS)]
         if how == "canvas" and source != "hand":
             how = "scan"
@@ -157,13 +177,7 @@ def make_set(out_dir, split: str = "dev", count: int = 600) -> list[tuple[Path, 
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir")
-    parser.add_argument("--set", choices=sorted(SEEDS), default="dev")
-    parser.add_argument("--count", type=int, default=600)
-    args = parser.parse_args()
-    written = make_set(args.out_dir, args.set, args.count)
-    print(f"wrote {len(written)} pictures of the {args.set} set in {args.out_dir}")
+    set_command(make_set, 600, "pictures", __doc__)
 
 
 if __name__ == "__main__":

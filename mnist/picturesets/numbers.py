@@ -18,14 +18,13 @@ names start with the true number: ``<number>_<index>_<source>-<spacing>_<present
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist.picturesets.devtest import SEEDS, corpus_digits, font_files, from_corpus, present
-from mnist.picturesets.synthetic import handwritten
+from mnist.picturesets.devtest import (SEEDS, corpus_digits, font_files, glyph_of, present,
+                                       set_command, sources_of)
 
 KINDS = ["photo", "scan", "small", "light-on-dark", "ruled"]
 WEIGHTS = [0.3, 0.2, 0.15, 0.15, 0.2]
@@ -77,14 +76,7 @@ def typed_row(number: str, font: Path, touching: bool, rng) -> Image.Image:
 
 
 def hand_row(number: str, source: str, corpus, touching: bool, rng) -> Image.Image:
-    glyphs = []
-    for ch in number:
-        if source == "corpus":
-            images, labels = corpus
-            glyph = from_corpus(images[rng.choice(np.flatnonzero(labels == int(ch)))], rng)
-        else:
-            glyph = handwritten(int(ch), rng)
-        glyphs.append(_ink_crop(glyph))
+    glyphs = [_ink_crop(glyph_of(int(ch), source, [], corpus, rng)) for ch in number]
     gaps = [(-rng.uniform(0.0, 0.08) if touching else rng.uniform(0.12, 0.45))
             for _ in number[1:]]
     return row(glyphs, gaps, rng)
@@ -132,7 +124,7 @@ def make_set(out_dir, split: str = "dev", count: int = 300) -> list[tuple[Path, 
     """Write ``count`` pictures of numbers of ``split`` into ``out_dir``; (path, number) pairs."""
     rng = np.random.default_rng(SEEDS[split] + 1)
     fonts, corpus = font_files(split), corpus_digits(split)
-    sources = ["typed"] * bool(fonts) + ["hand"] + ["corpus"] * (corpus is not None)
+    sources = sources_of(fonts, corpus)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -146,13 +138,7 @@ def make_set(out_dir, split: str = "dev", count: int = 300) -> list[tuple[Path, 
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir")
-    parser.add_argument("--set", choices=sorted(SEEDS), default="dev")
-    parser.add_argument("--count", type=int, default=300)
-    args = parser.parse_args()
-    written = make_set(args.out_dir, args.set, args.count)
-    print(f"wrote {len(written)} pictures of numbers of the {args.set} set in {args.out_dir}")
+    set_command(make_set, 300, "pictures of numbers", __doc__)
 
 
 if __name__ == "__main__":
