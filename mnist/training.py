@@ -72,21 +72,24 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
 
 @paddle.no_grad()
 def evaluate(model, loss_kind, images: np.ndarray, labels: np.ndarray, cluster: Cluster,
-             batch: int = 1000):
-    """(mean loss, accuracy) of the model on whole arrays. In a distributed run every process
-    scores its share and the sums are combined, so all ranks get the same figures."""
+             batch: int):
+    """(mean loss, accuracy, this process's outputs) of the model on whole arrays. In a
+    distributed run every process scores its share and the sums are combined, so all ranks get
+    the same figures. ``batch``: the training batch of one process, whose oneDNN plan and
+    buffers exist already (a batch of another size gets buffers of its own, kept to the end)."""
     share = slice(cluster.rank, None, cluster.world)
     images, labels = images[share], labels[share]
     model.eval()
-    loss_sum, correct = 0.0, 0.0
+    loss_sum, correct, outputs = 0.0, 0.0, []
     for i in range(0, len(labels), batch):
         out = model(paddle.to_tensor(images[i:i + batch]))
         y = labels[i:i + batch]
         loss_sum += float(loss_kind.loss(out, paddle.to_tensor(y))) * len(y)
-        correct += accuracy(out.numpy(), y) * len(y)
+        outputs.append(out.numpy())
+        correct += accuracy(outputs[-1], y) * len(y)
     model.train()
     loss_sum, correct, count = cluster.sum([loss_sum, correct, len(labels)])
-    return loss_sum / count, round(correct) / count
+    return loss_sum / count, round(correct) / count, np.concatenate(outputs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,6 +158,10 @@ class Job:
     epoch_losses: list = field(default_factory=list)  # this process's losses of this epoch
     diverged_at: tuple | None = None                  # (loss, epoch, batch)
     stopped_by: int = 0                               # the stop signal, when INTERRUPTED
+
+    @property
+    def process_batch(self) -> int:  # this process's share of a batch
+        return self.cfg["batch_size"] // self.cluster.world
 
     @property
     def steps(self) -> int:  # batches per epoch; the last partial batch is dropped (lesson)
@@ -318,8 +325,8 @@ def run_epoch(job: Job, epoch: int, interrupted: list) -> str:
 def end_epoch(job: Job, epoch: int) -> None:
     """Validation figures, a metrics row, and a checkpoint at the start of the next epoch."""
     job.log.flush()
-    valid_loss, valid_acc = evaluate(job.net, job.loss_kind, job.valid.images, job.valid.labels,
-                                     job.cluster)
+    valid_loss, valid_acc, _ = evaluate(job.net, job.loss_kind, job.valid.images,
+                                        job.valid.labels, job.cluster, job.process_batch)
     losses = job.epoch_losses
     row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None,
            "valid_loss": valid_loss, "valid_accuracy": valid_acc,
@@ -353,8 +360,8 @@ def stop(job: Job, outcome: str) -> int:
 def finish(job: Job) -> int:
     """Eval figures, the check that all processes agree, the summary, parameters and report."""
     eval_set = MnistDataset("eval", job.cfg["datafile"])
-    eval_loss, eval_acc = evaluate(job.net, job.loss_kind, eval_set.images, eval_set.labels,
-                                   job.cluster)
+    eval_loss, eval_acc, outputs = evaluate(job.net, job.loss_kind, eval_set.images,
+                                            eval_set.labels, job.cluster, job.process_batch)
     wall = job.elapsed()
     if job.cluster.world > 1:
         if not job.cluster.same_parameters(job.net):
@@ -376,7 +383,9 @@ def finish(job: Job) -> int:
     state = job.net.state_dict()
     job.run.write_model(state)
     save_params(state, job.args.save)
-    write_report(job.run.path, cfg["datafile"], model=job.net)  # curves, confusions, mistakes
+    # curves, confusions, mistakes; a process scored only its share of the eval split
+    write_report(job.run.path, cfg["datafile"], model=job.net,
+                 outputs=outputs if job.cluster.world == 1 else None)
     print(f"eval accuracy {eval_acc:.4f} (eval loss {eval_loss:.4f}); {wall:.0f} s")
     print(f"saved {job.args.save} and the run in {job.run.path}")
     return 0
