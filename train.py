@@ -1,7 +1,13 @@
 """Train the lesson's MNIST network: ``python train.py --help``."""
+import os
 import sys
 
 from mnist.training import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is written and closed by now. Skip the interpreter's teardown of Paddle's and
+    # matplotlib's modules and libraries, which took 0.7 s here (of a 15 s fast run).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

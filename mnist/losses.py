@@ -4,7 +4,8 @@ The plain-numpy functions below are the definitions; the tests check them agains
 (``F.softmax``, ``F.cross_entropy``, ``F.square_error_cost``), which training uses.
 
 * softmax turns K scores into K probabilities: p_k = exp(z_k) / sum_j exp(z_j).
-* cross-entropy of one sample is -log p(correct class); a batch's loss is the mean.
+* cross-entropy of one sample is -log p(correct class); a batch's loss is the mean. With labels
+  smoothed by eps, the target puts 1 - eps on the digit and eps / K on each of the K.
 * the lesson's "before" model regresses the digit's value with square error (y_hat - y)^2.
 * accuracy: the share of samples whose predicted digit equals the label (argmax of the ten
   outputs for the classifier; the rounded output for the regression model).
@@ -12,6 +13,7 @@ The plain-numpy functions below are the definitions; the tests check them agains
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,6 +36,15 @@ def cross_entropy(probs, labels) -> float:
 def softmax_cross_entropy(logits, labels) -> float:
     """Cross-entropy of softmax(logits): what ``F.cross_entropy(logits, labels)`` computes."""
     return cross_entropy(softmax(logits), labels)
+
+
+def smoothed_cross_entropy(logits, labels, eps: float) -> float:
+    """Cross-entropy against smoothed labels (1 - eps on the digit, eps / K on each of the K):
+    (1 - eps) * -log p(label) + eps * mean over k of -log p_k. The fast preset trains with it."""
+    log_p = np.log(softmax(logits))
+    labels = np.asarray(labels).reshape(-1)
+    picked = -log_p[np.arange(len(labels)), labels]
+    return float(np.mean((1 - eps) * picked + eps * -log_p.mean(axis=-1)))
 
 
 def square_error(predictions, labels) -> float:
@@ -61,13 +72,24 @@ class LossKind:
     num_outputs: int
     loss: Callable  # (outputs [N, K] tensor, labels [N] int64 tensor) -> scalar tensor
 
+    def training_loss(self, label_smoothing: float = 0.0) -> Callable:
+        """The loss to train with: ``loss`` itself, or cross-entropy against labels smoothed by
+        ``label_smoothing`` (1 - eps on the digit, eps / 10 on each of the ten)."""
+        if not label_smoothing:
+            return self.loss
+        if self.name != "cross_entropy":
+            raise ValueError(f"label smoothing is for cross-entropy, not {self.name}")
+        return functools.partial(_cross_entropy_loss, label_smoothing=label_smoothing)
+
 
 # Paddle is imported where a loss is computed, not on import: predicting with an ONNX model
 # uses this module's numpy functions without the training framework.
 
-def _cross_entropy_loss(logits, labels):
+def _cross_entropy_loss(logits, labels, label_smoothing: float = 0.0):
     import paddle.nn.functional as F
 
+    if label_smoothing:
+        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     return F.cross_entropy(logits, labels)  # softmax + mean of -log p(label), fused and stable
 
 

@@ -20,7 +20,7 @@ from mnist.rundir import CONFIG, LOSS_LOG, RunDir
 
 LOSS_LINE = re.compile(
     r"epoch:\s*(\d+),\s*batch(?:_id)?:\s*(\d+),\s*loss is:\s*\[?\s*([-+0-9.eEinfa]+)\s*\]?")
-VALID_LINE = re.compile(r"epoch (\d+)/\d+: valid accuracy ([0-9.]+)")
+VALID_LINE = re.compile(r"epoch ([0-9.]+)/[0-9.]+: valid accuracy ([0-9.]+)")
 STEPS_LINE = re.compile(r"(\d+) batches of \d+ per epoch")
 EVAL_LINE = re.compile(r"eval accuracy ([0-9.]+)(?:.*?; ([0-9.]+) s)?")
 
@@ -36,14 +36,15 @@ class Run:
     loss: str | None                      # cross_entropy, mse, or None when unknown
     epochs: list[float] = field(default_factory=list)   # fractional epoch of each loss point
     losses: list[float] = field(default_factory=list)
-    valid_accuracy: list[tuple[int, float]] = field(default_factory=list)  # (epoch, accuracy)
+    valid_accuracy: list[tuple[float, float]] = field(default_factory=list)  # (epoch, accuracy)
     eval_accuracy: float | None = None
     wall_time_s: float | None = None
 
     @property
-    def num_epochs(self) -> int:
-        if self.valid_accuracy:
-            return max(e for e, _ in self.valid_accuracy)
+    def num_epochs(self) -> float:
+        if self.valid_accuracy:  # 1.5 for a run of --epochs 1.5
+            last = max(e for e, _ in self.valid_accuracy)
+            return int(last) if last.is_integer() else last
         return int(math.floor(self.epochs[-1])) + 1 if self.epochs else 0
 
     def final_loss(self) -> float:
@@ -67,7 +68,7 @@ def read_run_dir(path: Path) -> Run:
     if not run.losses:
         raise RunLogError(f"{path / LOSS_LOG}: no loss rows yet (the run has not finished a "
                           "batch)")
-    run.valid_accuracy = [(int(m["epoch"]), float(m["valid_accuracy"]))
+    run.valid_accuracy = [(float(m["epoch"]), float(m["valid_accuracy"]))
                           for m in run_dir.metrics()]
     summary = run_dir.summary()
     if summary:
@@ -104,7 +105,7 @@ def read_text_log(path: Path, batches_per_epoch: int | None = None) -> Run:
     for epoch, batch, loss in points:
         run.epochs.append(epoch + batch / batches_per_epoch)
         run.losses.append(loss)
-    run.valid_accuracy = [(int(m[1]), float(m[2])) for m in VALID_LINE.finditer(text)]
+    run.valid_accuracy = [(float(m[1]), float(m[2])) for m in VALID_LINE.finditer(text)]
     evals = EVAL_LINE.findall(text)
     if evals:
         run.eval_accuracy = float(evals[-1][0])

@@ -26,13 +26,13 @@ import numpy as np
 import paddle
 
 from mnist import cli
-from mnist import extra as extra_digits
 from mnist.augment import distort, shift_images
 from mnist.cli import EXIT_FAILED, CliError, explicit_flags
 from mnist.cluster import Cluster, set_device
 from mnist.cpu import keep_freed_memory, set_threads
 from mnist.data import MnistDataset, build_datafile
-from mnist.flags import FIXED_ON_RESUME, PROG, RUN_SETTINGS, build_parser, check_args, parse_args
+from mnist.flags import (FIXED_ON_RESUME, PROG, RUN_SETTINGS, SETTINGS_BEFORE, build_parser,
+                         check_args, parse_args)
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
 from mnist.params import save_params
@@ -44,20 +44,30 @@ from mnist.trainlog import Progress, RunLog, Scalars
 # Pieces of the run
 # ----------------------------------------------------------------------------------------------
 
+def total_steps(cfg: dict, steps_per_epoch: int) -> int:
+    """The batches of the whole run: --epochs 1.5 is one epoch and half of the next."""
+    return max(1, round(cfg["epochs"] * steps_per_epoch))
+
+
 def make_optimizer(cfg: dict, model, steps_per_epoch: int):
     """(optimizer, learning-rate scheduler or None), stepped once per batch."""
     lr = scheduler = None
+    steps = total_steps(cfg, steps_per_epoch)
     if cfg["schedule"] == "cosine":
-        lr = scheduler = paddle.optimizer.lr.CosineAnnealingDecay(
-            cfg["lr"], T_max=cfg["epochs"] * steps_per_epoch)
+        lr = scheduler = paddle.optimizer.lr.CosineAnnealingDecay(cfg["lr"], T_max=steps)
+    elif cfg["schedule"] == "onecycle":
+        lr = scheduler = paddle.optimizer.lr.OneCycleLR(
+            cfg["lr"], steps, divide_factor=25, end_learning_rate=cfg["lr"] / 1000,
+            phase_pct=cfg["warmup"], anneal_strategy="cos")
     else:
         lr = cfg["lr"]
     decay = cfg["weight_decay"] or None
     params = model.parameters()
     if cfg["optimizer"] == "sgd":
         opt = paddle.optimizer.SGD(lr, parameters=params, weight_decay=decay)
-    elif cfg["optimizer"] == "momentum":
+    elif cfg["optimizer"] in ("momentum", "nesterov"):
         opt = paddle.optimizer.Momentum(lr, momentum=cfg["momentum"], parameters=params,
+                                        use_nesterov=cfg["optimizer"] == "nesterov",
                                         weight_decay=decay)
     else:
         opt = paddle.optimizer.Adam(lr, parameters=params, weight_decay=decay)
@@ -113,7 +123,7 @@ def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict |
         if not (run.is_run() and run.has_checkpoint()):
             raise CliError(f"--resume {args.resume}: not a run directory with a checkpoint "
                            f"({CONFIG} and {CHECKPOINT})")
-        cfg = run.config()
+        cfg = {**SETTINGS_BEFORE, **run.config()}  # a run from before a flag had its default
         if "datafile" in given and Path(args.datafile).resolve() != Path(cfg["datafile"]).resolve():
             raise CliError(f"--datafile {args.datafile}: the run was trained on {cfg['datafile']}; "
                            "--resume continues with the run's own data")
@@ -143,8 +153,8 @@ class Job:
     cfg: dict
     cluster: Cluster
     run: RunDir | None          # the run directory (rank 0 only)
-    images: np.ndarray
-    labels: np.ndarray
+    images: np.ndarray | None  # the training set (None once trained)
+    labels: np.ndarray | None
     valid: MnistDataset
     net: MNIST
     model: object               # net, or net wrapped in paddle.DataParallel
@@ -153,6 +163,7 @@ class Job:
     loss_kind: object
     state: State
     log: RunLog
+    train_loss: object = None   # the loss trained on (label smoothing, if any)
     started: float = field(default_factory=time.perf_counter)
     epoch_started: float = 0.0
     epoch_losses: list = field(default_factory=list)  # this process's losses of this epoch
@@ -165,7 +176,12 @@ class Job:
 
     @property
     def steps(self) -> int:  # batches per epoch; the last partial batch is dropped (lesson)
-        return len(self.labels) // self.cfg["batch_size"]
+        return self.cfg["steps_per_epoch"]
+
+    def batches_in(self, epoch: int) -> int:
+        """The batches of epoch ``epoch``: all of them, but fewer in the last of a run of
+        --epochs 1.5."""
+        return min(self.steps, total_steps(self.cfg, self.steps) - epoch * self.steps)
 
     def elapsed(self) -> float:
         return self.state.elapsed + time.perf_counter() - self.started
@@ -188,7 +204,7 @@ def train(argv=None) -> int:
     job = setup(list(sys.argv[1:] if argv is None else argv))
     with interrupt_flag() as interrupted:
         try:
-            for epoch in range(job.state.epoch, job.cfg["epochs"]):
+            for epoch in range(job.state.epoch, math.ceil(job.cfg["epochs"])):
                 outcome = run_epoch(job, epoch, interrupted)
                 if outcome != FINISHED:
                     return stop(job, outcome)
@@ -225,7 +241,7 @@ def setup(argv: list[str]) -> Job:
     log = RunLog(run, progress, Scalars(run / VISUALDL if main and args.visualdl else None))
     log.start(cfg, state, resumed=checkpoint is not None)
     job = Job(args, cfg, cluster, run, images, labels, valid, net, model, optimizer, scheduler,
-              loss_kind, state, log)
+              loss_kind, state, log, loss_kind.training_loss(cfg["label_smoothing"]))
     log.say(f"training on {len(labels)} images: {job.steps} batches of {cfg['batch_size']} per "
             f"epoch, {cfg['epochs']} epochs, loss {cfg['loss']}"
             + (f", {cluster.world} processes" if cluster.world > 1 else ""))
@@ -236,18 +252,23 @@ def setup(argv: list[str]) -> Job:
 def load_data(cfg: dict, mnist_dir, cluster: Cluster):
     """(train images, train labels, valid split). One process per machine builds the data
     file and its cache; the others wait, then read it."""
-    extra = cfg.get("extra_digits", 0)  # runs written before the flag have none
+    extra = cfg["extra_digits"]
+    train_set = None
     if cluster.local_rank == 0:
         build_datafile(cfg["datafile"], mnist_dir)
-        MnistDataset("train", cfg["datafile"])  # writes the binary cache once
+        train_set = MnistDataset("train", cfg["datafile"])  # writes the binary cache once
         if extra:
+            from mnist import extra as extra_digits  # typefaces and matplotlib: only if asked
+
             extra_digits.load(extra, cfg["datafile"])
     cluster.barrier()
-    train_set = MnistDataset("train", cfg["datafile"])
+    train_set = train_set or MnistDataset("train", cfg["datafile"])
     images, labels = train_set.images, train_set.labels
     if cfg["limit"]:
         images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
     if extra:
+        from mnist import extra as extra_digits
+
         more, more_labels = extra_digits.load(extra, cfg["datafile"])
         images, labels = np.concatenate([images, more]), np.concatenate([labels, more_labels])
     return images, labels, MnistDataset("valid", cfg["datafile"])
@@ -300,9 +321,9 @@ def run_epoch(job: Job, epoch: int, interrupted: list) -> str:
     order = epoch_order(job.cfg["seed"], epoch, len(job.labels))
     job.epoch_losses, job.epoch_started = [], time.perf_counter()
     share = slice(cluster.rank, None, cluster.world)  # this process's images of each batch
-    for batch in range(state.batch, job.steps):
+    for batch in range(state.batch, job.batches_in(epoch)):
         x, y = batch_images(job, order, epoch, batch)
-        loss = train_step(job.model, job.optimizer, job.scheduler, job.loss_kind.loss,
+        loss = train_step(job.model, job.optimizer, job.scheduler, job.train_loss,
                           x[share], y[share])
         # The batch loss is the mean of the processes' losses (equal shares); a stop signal
         # seen by any process stops all of them after the same batch.
@@ -323,18 +344,27 @@ def run_epoch(job: Job, epoch: int, interrupted: list) -> str:
 
 
 def end_epoch(job: Job, epoch: int) -> None:
-    """Validation figures, a metrics row, and a checkpoint at the start of the next epoch."""
+    """Validation figures and a metrics row (after the last epoch only, with --validate end),
+    and a checkpoint at the start of the next epoch."""
     job.log.flush()
+    if job.cfg["validate"] == "epoch" or epoch + 1 == math.ceil(job.cfg["epochs"]):
+        record_epoch(job, epoch)
+    job.state.epoch, job.state.batch = epoch + 1, 0
+    job.save_checkpoint()
+
+
+def record_epoch(job: Job, epoch: int) -> None:
+    """The valid split's loss and accuracy, and the epoch's row in metrics.jsonl."""
     valid_loss, valid_acc, _ = evaluate(job.net, job.loss_kind, job.valid.images,
                                         job.valid.labels, job.cluster, job.process_batch)
     losses = job.epoch_losses
-    row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else None,
+    done = job.batches_in(epoch)  # an epoch cut short by --epochs 1.5 is counted as 1.5
+    row = {"epoch": epoch + 1 if done == job.steps else round(epoch + done / job.steps, 4),
+           "train_loss": float(np.mean(losses)) if losses else None,
            "valid_loss": valid_loss, "valid_accuracy": valid_acc,
            "seconds": time.perf_counter() - job.epoch_started}
     job.state.history.append(row)
     job.log.epoch(row, job.cfg["epochs"])
-    job.state.epoch, job.state.batch = epoch + 1, 0
-    job.save_checkpoint()
 
 
 def stop(job: Job, outcome: str) -> int:
@@ -359,6 +389,7 @@ def stop(job: Job, outcome: str) -> int:
 
 def finish(job: Job) -> int:
     """Eval figures, the check that all processes agree, the summary, parameters and report."""
+    job.images = job.labels = None  # done with: the training set's memory goes back first
     eval_set = MnistDataset("eval", job.cfg["datafile"])
     eval_loss, eval_acc, outputs = evaluate(job.net, job.loss_kind, eval_set.images,
                                             eval_set.labels, job.cluster, job.process_batch)
@@ -377,7 +408,7 @@ def finish(job: Job) -> int:
                "best_valid_accuracy": max(accs) if accs else None,
                "final_train_loss": history[-1]["train_loss"] if history else None,
                "wall_time_s": wall, "processes": job.cluster.world,
-               "images_per_s": (len(history) * job.steps * cfg["batch_size"] / wall
+               "images_per_s": (total_steps(cfg, job.steps) * cfg["batch_size"] / wall
                                 if wall else None)}
     job.run.write_summary(summary)
     state = job.net.state_dict()

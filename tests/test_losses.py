@@ -5,8 +5,8 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from mnist.losses import (LOSSES, accuracy, cross_entropy, predicted_digits, softmax,
-                          softmax_cross_entropy, square_error)
+from mnist.losses import (LOSSES, accuracy, cross_entropy, predicted_digits, smoothed_cross_entropy,
+                          softmax, softmax_cross_entropy, square_error)
 
 
 def test_softmax_of_the_lessons_scores():
@@ -45,3 +45,16 @@ def test_accuracy_of_both_model_kinds():
     assert accuracy(logits, [3, 1, 4, 0]) == 0.75
     assert predicted_digits(np.array([[2.6], [-1.0], [11.0], [4.4]])).tolist() == [3, 0, 9, 4]
     assert accuracy(np.array([[2.6], [0.2]]), [3, 1]) == 0.5
+
+
+def test_label_smoothing_trains_on_the_smoothed_target():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(scale=3, size=(32, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, size=32)
+    smoothed = LOSSES["cross_entropy"].training_loss(0.1)
+    got = float(smoothed(paddle.to_tensor(logits), paddle.to_tensor(labels)))
+    assert got == pytest.approx(smoothed_cross_entropy(logits, labels, 0.1), rel=1e-5)
+    assert got != pytest.approx(softmax_cross_entropy(logits, labels), rel=1e-3)
+    assert LOSSES["cross_entropy"].training_loss(0.0) is LOSSES["cross_entropy"].loss
+    with pytest.raises(ValueError):
+        LOSSES["mse"].training_loss(0.1)
