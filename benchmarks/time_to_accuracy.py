@@ -13,8 +13,8 @@ For each seed, in turn (interleaved, so that the machine's slow and quick minute
 Each is its own fresh process, started with the environment this script was started with
 (importing Paddle sets OMP_NUM_THREADS=1, which a child would otherwise inherit). It prints the
 wall time from the command's start to its end (Python's start-up, imports, data, training,
-evaluation and, for train.py, its report and files), the eval accuracy the command printed,
-and the process's peak RSS (from wait4). The data file and the oneDNN operator are built
+evaluation and, for train.py, its report and files), the eval and final valid accuracy the
+command printed, and the process's peak RSS (from wait4). The data file and the oneDNN operator are built
 before the first timed run, as they are after a user's first run.
 """
 
@@ -33,6 +33,7 @@ from pathlib import Path
 START_ENV = dict(os.environ)  # the user's environment, before anything here changes it
 REPO = Path(__file__).resolve().parent.parent
 EVAL = re.compile(r"eval accuracy ([0-9.]+)")
+VALID = re.compile(r"valid accuracy ([0-9.]+)")
 
 
 def timed(cmd: list[str]) -> dict | None:
@@ -50,7 +51,9 @@ def timed(cmd: list[str]) -> dict | None:
     if proc.returncode or not found:
         print(f"  failed ({proc.returncode}): {' '.join(cmd)}\n{text[-400:]}", file=sys.stderr)
         return None
-    return {"wall": wall, "accuracy": float(found[-1]), "rss_mib": usage.ru_maxrss / 1024}
+    valid = VALID.findall(text)
+    return {"wall": wall, "accuracy": float(found[-1]), "rss_mib": usage.ru_maxrss / 1024,
+            "valid": float(valid[-1]) if valid else float("nan")}
 
 
 def main() -> int:
@@ -86,8 +89,8 @@ def main() -> int:
                 if r:
                     results[name].append(r)
                     print(f"  seed {seed}: {name:<13} {r['wall']:6.1f} s   eval "
-                          f"{100 * r['accuracy']:.2f}%   peak RSS {r['rss_mib']:.0f} MiB",
-                          flush=True)
+                          f"{100 * r['accuracy']:.2f}%   valid {100 * r['valid']:.2f}%   "
+                          f"peak RSS {r['rss_mib']:.0f} MiB", flush=True)
     print(f"\n{'contender':<14}{'wall (median)':>15}{'eval accuracy (each seed)':>34}"
           f"{'peak RSS':>11}   ({os.cpu_count()} cores)")
     for name, rs in results.items():

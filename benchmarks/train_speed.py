@@ -22,6 +22,15 @@ cross-entropy, the first 10000 real training images:
                 (``pip install torch==2.13.0`` gives the CPU build on these machines)
     torch-2p    the same in PyTorch on 2 processes, as its users run it: torchrun, gloo,
                 DistributedDataParallel, 50 images of every batch on each
+    fast        the step of ``train.py --preset fast``: batch 128, Nesterov momentum, the
+                one-cycle schedule, label smoothing 0.05, the project's operator and settings
+    torch-fast  the same recipe's step in PyTorch eager
+    gemm-peak   not a contender: this machine's float32 matrix-product rate, a 4096 x 4096
+                product through Paddle's MKL on all cores (the best of several), in GFLOP/s
+
+Each step's rate is also printed in GFLOP/s (the network's multiply-adds forward and backward,
+counted from its shapes, ``flops_per_image``) and as a share of the GEMM peak measured in the
+same run: that share, and the ratios, are what to compare between runs.
 
 Every contender starts from the environment this script was started with (never one that
 importing Paddle has changed), and reports the threads it ran with. With ``--end-to-end`` it
@@ -61,13 +70,30 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(step, batches: int) -> float:
+def timed(step, batches: int, batch_size: int = 100) -> float:
     for i in range(WARMUP):
         step(i)
     start = time.perf_counter()
     for i in range(batches):
         step(WARMUP + i)
-    return batches * 100 / (time.perf_counter() - start)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def flops_per_image() -> float:
+    """Floating-point operations of one training image, forward and backward (2 per
+    multiply-add): each convolution and the linear layer forward, their weight gradients, and
+    the input gradients of all but the first convolution (the images need none). Pooling,
+    ReLU, bias and the loss are left out (a few percent)."""
+    conv1 = 28 * 28 * 20 * (1 * 5 * 5)   # output pixels x channels x inputs per output
+    conv2 = 14 * 14 * 20 * (20 * 5 * 5)
+    fc = 980 * 10
+    forward = conv1 + conv2 + fc
+    weights = conv1 + conv2 + fc
+    inputs = conv2 + fc
+    return 2.0 * (forward + weights + inputs)
+
+
+FAST = {"batch_size": 128, "lr": 0.2, "label_smoothing": 0.05}  # flags.PRESETS["fast"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,6 +149,89 @@ def worker_project(images, labels, batches, conv="onednn"):
     return rate if cluster.main else None
 
 
+def worker_fast(images, labels, batches):
+    """The fast preset's step, as mnist/training.py runs it: its optimizer, schedule and loss."""
+    import paddle  # noqa: F401
+
+    from mnist.cpu import keep_freed_memory, set_threads
+    from mnist.flags import PRESETS
+    from mnist.losses import LOSSES
+    from mnist.model import MNIST
+    from mnist.optim import make_optimizer
+    from mnist.training import train_step
+
+    global THREADS_SET, CONV_USED
+    THREADS_SET = os.cpu_count() or 1
+    set_threads(THREADS_SET)
+    keep_freed_memory()
+    cfg = {"weight_decay": 0.0, "momentum": 0.9, "warmup": 0.25, **PRESETS["fast"]}
+    assert {k: cfg[k] for k in FAST} == FAST, "FAST must follow the preset"
+    net = MNIST(conv="onednn")
+    CONV_USED = "onednn" if net.fast_block else "paddle (oneDNN unavailable)"
+    bs = cfg["batch_size"]
+    steps = len(labels) // bs
+    optimizer, scheduler = make_optimizer(cfg, net, steps)
+    loss_fn = LOSSES["cross_entropy"].training_loss(cfg["label_smoothing"])
+
+    def step(i):
+        lo = (i % steps) * bs
+        loss = train_step(net, optimizer, scheduler, loss_fn, images[lo:lo + bs],
+                          labels[lo:lo + bs])
+        float(loss)
+
+    return timed(step, batches, bs)
+
+
+def worker_torchfast(images, labels, batches):
+    """The same recipe's step in PyTorch eager (benchmarks/torch_mnist.py's --recipe fast)."""
+    import torch
+    import torch.nn.functional as F
+    from torch_mnist import Net
+
+    torch.manual_seed(0)
+    model = Net()
+    bs = FAST["batch_size"]
+    steps = len(labels) // bs
+    opt = torch.optim.SGD(model.parameters(), lr=FAST["lr"], momentum=0.9, nesterov=True)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=FAST["lr"], total_steps=batches + WARMUP + 1, pct_start=0.25,
+        div_factor=25, final_div_factor=40, cycle_momentum=False)
+    x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
+
+    def step(i):
+        lo = (i % steps) * bs
+        loss = F.cross_entropy(model(x_all[lo:lo + bs]), y_all[lo:lo + bs],
+                               label_smoothing=FAST["label_smoothing"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        schedule.step()
+        loss.item()
+
+    return timed(step, batches, bs)
+
+
+def worker_peak(_images, _labels, _batches):
+    """GFLOP/s of a large float32 matrix product through Paddle's MKL, all cores: the best of
+    several 4096 x 4096 products (reported in the images_per_s slot)."""
+    import paddle
+
+    from mnist.cpu import set_threads
+
+    global THREADS_SET
+    THREADS_SET = os.cpu_count() or 1
+    set_threads(THREADS_SET)
+    n = 4096
+    a, b = paddle.randn([n, n]), paddle.randn([n, n])
+    float(paddle.matmul(a, b)[0, 0])
+    best = 0.0
+    for _ in range(6):
+        start = time.perf_counter()
+        float(paddle.matmul(a, b)[0, 0])
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
 def _torch_model_and_step(images, labels, rank=0, world=1):
     """The same network in PyTorch, SGD lr 0.01, and one training step on this process's share
     of a batch of 100 (DDP-wrapped when world > 1)."""
@@ -170,7 +279,8 @@ def worker_torch_ddp(images, labels, batches):
 
 
 WORKERS = {"lesson": worker_lesson, "project": worker_project, "torch": worker_torch,
-           "torchddp": worker_torch_ddp}
+           "torchddp": worker_torch_ddp, "fast": worker_fast, "torchfast": worker_torchfast,
+           "peak": worker_peak}
 ENV = {"lesson": {"MKL_DEBUG_CPU_TYPE": ""}, "lesson-mkl": {"MKL_DEBUG_CPU_TYPE": "5"}}
 
 
@@ -194,7 +304,7 @@ def threads_in_use(name: str) -> str:
 
         return f"torch {torch.get_num_threads()}, OMP_NUM_THREADS {omp}"
     count = f"set_num_threads({THREADS_SET})" if THREADS_SET else "its default"
-    if name == "project":
+    if name in ("project", "fast"):
         count += f", conv {CONV_USED}"
     return f"paddle {count}, OMP_NUM_THREADS {omp}"
 
@@ -212,7 +322,8 @@ def free_port() -> int:
 
 
 def measure(contender: str, data: Path, batches: int) -> dict | None:
-    worker = "torchddp" if contender == "torch-2p" else contender.split("-")[0]
+    worker = {"torch-2p": "torchddp", "torch-fast": "torchfast",
+              "gemm-peak": "peak"}.get(contender, contender.split("-")[0])
     me = [str(Path(__file__).resolve()), "--worker", worker,
           "--data", str(data), "--batches", str(batches)]
     if contender == "project-paddle":
@@ -262,11 +373,11 @@ def main() -> int:
 
     build_datafile(args.datafile)
     train = MnistDataset("train", args.datafile)
-    contenders = ["lesson", "project-paddle", "project", "project-2p"]
+    contenders = ["gemm-peak", "lesson", "project-paddle", "project", "project-2p", "fast"]
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
         contenders.insert(1, "lesson-mkl")
     if importlib.util.find_spec("torch"):
-        contenders += ["torch", "torch-2p"]
+        contenders += ["torch", "torch-2p", "torch-fast"]
     else:
         print("torch is not installed: skipping PyTorch (pip install torch==2.13.0)")
     results: dict[str, list[dict]] = {c: [] for c in contenders}
@@ -278,17 +389,33 @@ def main() -> int:
                 m = measure(c, data, args.batches)
                 if m:
                     results[c].append(m)
-                    print(f"  repeat {r + 1}: {c:<14} {m['images_per_s']:7.0f} images/s   "
+                    unit = "GFLOP/s " if c == "gemm-peak" else "images/s"
+                    print(f"  repeat {r + 1}: {c:<14} {m['images_per_s']:7.0f} {unit}   "
                           f"threads: {m['threads']}", flush=True)
 
     median = {c: statistics.median(m["images_per_s"] for m in ms)
               for c, ms in results.items() if ms}
-    print(f"\n{'contender':<15}{'images/s':>10}{'peak RSS':>12}   (median of {args.repeats}, "
-          f"batch 100, {os.cpu_count()} cores)")
+    peak = median.pop("gemm-peak", None)
+    flops = flops_per_image()
+    from mnist.cpu import cpu_flags
+
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), "?") if os.path.exists("/proc/cpuinfo") else "?"
+    isa = "AVX-512" if "avx512f" in cpu_flags()[1] else "AVX2" if "avx2" in cpu_flags()[1] else "?"
+    print(f"\n{model}, {isa}")
+    print(f"{'contender':<15}{'images/s':>10}{'GFLOP/s':>9}{'of peak':>9}{'peak RSS':>11}   "
+          f"(median of {args.repeats}; batch 100, fast: 128; {os.cpu_count()} cores)")
     for c, ms in results.items():
-        if ms:
+        if ms and c in median:
             rss = max(m["peak_rss_mib"] for m in ms)
-            print(f"{c:<15}{median[c]:>10.0f}{rss:>9.0f} MiB   threads: {ms[-1]['threads']}")
+            rate = median[c] * flops / 1e9
+            share = f"{100 * rate / peak:7.0f}%" if peak else "      -"
+            print(f"{c:<15}{median[c]:>10.0f}{rate:>9.0f}{share:>9}{rss:>8.0f} MiB   "
+                  f"threads: {ms[-1]['threads']}")
+    if peak:
+        print(f"GEMM peak (4096 x 4096 float32 through MKL, {os.cpu_count()} threads): "
+              f"{peak:.0f} GFLOP/s; the network: {flops / 1e6:.1f} MFLOP per training image, "
+              f"so the peak is {peak * 1e9 / flops:.0f} images/s")
     if "lesson" in median:
         for c in ("lesson-mkl", "project-paddle", "project", "project-2p"):
             if c in median:
@@ -302,6 +429,9 @@ def main() -> int:
         print(f"oneDNN block / Paddle's ops: {median['project'] / median['project-paddle']:.2f}x")
     if "project" in median and "project-2p" in median:
         print(f"2 processes / 1 process: {median['project-2p'] / median['project']:.2f}x")
+    if "fast" in median and "torch-fast" in median:
+        print(f"fast / torch-fast (the fast preset's step, 1 process each): "
+              f"{median['fast'] / median['torch-fast']:.2f}x")
     if args.end_to_end:
         end_to_end(args.repeats, args.datafile)
     return 0

@@ -35,6 +35,7 @@ from mnist.flags import (FIXED_ON_RESUME, PROG, RUN_SETTINGS, SETTINGS_BEFORE, b
                          check_args, parse_args)
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
+from mnist.optim import epoch_order, make_optimizer, total_steps
 from mnist.params import save_params
 from mnist.report import write_report
 from mnist.rundir import CONFIG, CHECKPOINT, VISUALDL, RunDir, State, new_run_dir
@@ -43,42 +44,6 @@ from mnist.trainlog import Progress, RunLog, Scalars
 # ----------------------------------------------------------------------------------------------
 # Pieces of the run
 # ----------------------------------------------------------------------------------------------
-
-def total_steps(cfg: dict, steps_per_epoch: int) -> int:
-    """The batches of the whole run: --epochs 1.5 is one epoch and half of the next."""
-    return max(1, round(cfg["epochs"] * steps_per_epoch))
-
-
-def make_optimizer(cfg: dict, model, steps_per_epoch: int):
-    """(optimizer, learning-rate scheduler or None), stepped once per batch."""
-    lr = scheduler = None
-    steps = total_steps(cfg, steps_per_epoch)
-    if cfg["schedule"] == "cosine":
-        lr = scheduler = paddle.optimizer.lr.CosineAnnealingDecay(cfg["lr"], T_max=steps)
-    elif cfg["schedule"] == "onecycle":
-        lr = scheduler = paddle.optimizer.lr.OneCycleLR(
-            cfg["lr"], steps, divide_factor=25, end_learning_rate=cfg["lr"] / 1000,
-            phase_pct=cfg["warmup"], anneal_strategy="cos")
-    else:
-        lr = cfg["lr"]
-    decay = cfg["weight_decay"] or None
-    params = model.parameters()
-    if cfg["optimizer"] == "sgd":
-        opt = paddle.optimizer.SGD(lr, parameters=params, weight_decay=decay)
-    elif cfg["optimizer"] in ("momentum", "nesterov"):
-        opt = paddle.optimizer.Momentum(lr, momentum=cfg["momentum"], parameters=params,
-                                        use_nesterov=cfg["optimizer"] == "nesterov",
-                                        weight_decay=decay)
-    else:
-        opt = paddle.optimizer.Adam(lr, parameters=params, weight_decay=decay)
-    return opt, scheduler
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The shuffled order of epoch ``epoch``: a function of (seed, epoch) alone, so a resumed run
-    sees exactly the batches an uninterrupted one would."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
 
 @paddle.no_grad()
 def evaluate(model, loss_kind, images: np.ndarray, labels: np.ndarray, cluster: Cluster,

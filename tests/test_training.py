@@ -260,7 +260,8 @@ def test_the_lessons_steps_are_the_same_whichever_convolution_runs(datafile):
     data) give the same losses and parameters with either, to float rounding."""
     from mnist.data import load_split
     from mnist.losses import LOSSES
-    from mnist.training import epoch_order, make_optimizer, train_step
+    from mnist.optim import epoch_order, make_optimizer
+    from mnist.training import train_step
 
     images, labels = load_split("train", datafile)
     order = epoch_order(4, 0, len(labels))
@@ -352,7 +353,7 @@ def test_damaged_checkpoint_is_one_line_and_the_run_directory_stays(small_run, d
 
 
 def test_cosine_schedule_sets_the_learning_rate_of_every_step():
-    from mnist.training import make_optimizer
+    from mnist.optim import make_optimizer
 
     cfg = {"schedule": "cosine", "lr": 0.1, "epochs": 2, "optimizer": "sgd", "momentum": 0.9,
            "weight_decay": 0.0}
@@ -366,7 +367,7 @@ def test_cosine_schedule_sets_the_learning_rate_of_every_step():
 
 
 def test_onecycle_schedule_rises_then_falls_over_the_whole_run():
-    from mnist.training import make_optimizer
+    from mnist.optim import make_optimizer
 
     cfg = {"schedule": "onecycle", "lr": 0.2, "epochs": 1.5, "warmup": 0.25, "optimizer": "sgd",
            "momentum": 0.9, "weight_decay": 0.0}
@@ -383,7 +384,7 @@ def test_onecycle_schedule_rises_then_falls_over_the_whole_run():
 
 def _one_step(cfg, images, labels):
     from mnist.losses import LOSSES
-    from mnist.training import make_optimizer
+    from mnist.optim import make_optimizer
 
     paddle.seed(0)
     model = MNIST()
