@@ -42,6 +42,14 @@ def smooth(values: list[float], window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+def _minor_log_label(value: float, _pos) -> str:
+    """2, 3 and 5 times a power of ten get a label between a log axis's decades."""
+    if value <= 0:
+        return ""
+    leading = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if round(leading) in (2, 3, 5) and abs(leading - round(leading)) < 1e-6 else ""
+
+
 def draw_curves(runs, loss_ax, acc_ax, window: int = 1) -> None:
     """The training loss of each run (log scale) on ``loss_ax``, its validation accuracy per
     epoch on ``acc_ax`` (None: left out)."""
@@ -50,6 +58,12 @@ def draw_curves(runs, loss_ax, acc_ax, window: int = 1) -> None:
         (line,) = loss_ax.plot(run.epochs, smooth(run.losses, window), label=label, linewidth=1.2)
         line.set_gid(f"loss: {run.name}")  # an id in .svg output: one curve per run, checkable
     loss_ax.set_yscale("log")
+    # plain numbers (0.3, 1) on the log axis: easier to read than 3x10^-1, and no mathtext to
+    # typeset (a fifth of the report's drawing time)
+    from matplotlib.ticker import FuncFormatter
+
+    loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    loss_ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("training loss (log scale)" + (f", mean of {window} batches" if window > 1 else ""))
     loss_ax.set_title("training loss: scales differ by loss, compare shapes only")

@@ -314,7 +314,8 @@ def end_epoch(job: Job, epoch: int) -> None:
     job.log.flush()
     if job.cfg["validate"] == "epoch" or epoch + 1 == math.ceil(job.cfg["epochs"]):
         record_epoch(job, epoch)
-    job.state.epoch, job.state.batch = epoch + 1, 0
+    done = job.batches_in(epoch)  # an epoch cut short stays open: --resume --epochs 2 ends it
+    job.state.epoch, job.state.batch = (epoch + 1, 0) if done == job.steps else (epoch, done)
     job.save_checkpoint()
 
 

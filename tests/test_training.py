@@ -172,6 +172,20 @@ def test_resume_after_the_last_epoch_can_extend_the_run(tmp_path_factory, datafi
     assert [m["epoch"] for m in metrics(run_dir)] == [1, 2]
 
 
+def test_a_run_of_one_and_a_half_epochs_extends_to_two_like_a_run_of_two(tmp_path_factory,
+                                                                          datafile):
+    flags = ("--limit", "1000", "--batch-size", "100", "--seed", "6")
+    _r, half, _p = train_run(tmp_path_factory, datafile, "one-and-a-half", *flags,
+                             "--epochs", "1.5")
+    assert len(loss_rows(half)) == 15 and [m["epoch"] for m in metrics(half)] == [1, 1.5]
+    resumed = run_script("train.py", "--resume", half, "--epochs", "2", "--datafile", datafile,
+                         "--save", half / "p.pdparams")
+    assert resumed.returncode == 0, resumed.stderr
+    _r, two, _p = train_run(tmp_path_factory, datafile, "two", *flags, "--epochs", "2")
+    assert (half / "loss_log.csv").read_text() == (two / "loss_log.csv").read_text()
+    assert [m["epoch"] for m in metrics(half)] == [1, 1.5, 2]
+
+
 def test_diverging_loss_stops_and_keeps_what_was_saved(tmp_path, datafile):
     params = tmp_path / "mnist.pdparams"
     params.write_bytes(b"earlier parameters")
