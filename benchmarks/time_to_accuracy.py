@@ -36,11 +36,12 @@ EVAL = re.compile(r"eval accuracy ([0-9.]+)")
 VALID = re.compile(r"valid accuracy ([0-9.]+)")
 
 
-def timed(cmd: list[str]) -> dict | None:
-    """Wall time, eval accuracy and peak RSS of one command in its own process."""
+def timed(cmd: list[str], env: dict | None = None) -> dict | None:
+    """Wall time, eval accuracy and peak RSS of one command in its own process (started with
+    ``env``, by default the environment this script was started with)."""
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=START_ENV, stdout=out,
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env or START_ENV, stdout=out,
                                 stderr=subprocess.STDOUT, text=True)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start

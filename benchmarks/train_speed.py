@@ -38,7 +38,8 @@ also times whole commands: ``python train.py --epochs 1`` against the same job i
 (``benchmarks/torch_mnist.py``: one epoch of the 50000 training images, batch 100, SGD lr 0.01,
 then the valid and eval accuracy).
 
-It prints the ratios project/lesson and project/torch. This is a measurement, not a test: the
+With ``--end-to-end`` it also gives each command's peak RSS (from wait4). It prints the ratios
+project/lesson and project/torch. This is a measurement, not a test: the
 machine is shared and noisy, so compare figures from one run only.
 """
 
@@ -61,6 +62,9 @@ from pathlib import Path
 START_ENV = dict(os.environ)
 
 REPO = Path(__file__).resolve().parent.parent
+
+from time_to_accuracy import timed as timed_command  # noqa: E402  (wall, accuracy, peak RSS)
+
 WARMUP = 5
 THREADS_SET = None  # the threads a Paddle worker set, for the report
 CONV_USED = None  # and the convolution it ran
@@ -448,20 +452,19 @@ def end_to_end(repeats: int, datafile: str) -> None:
             "PyTorch, the same job": [sys.executable, "benchmarks/torch_mnist.py", "--epochs",
                                       "1", "--datafile", datafile],
         }
-        walls: dict[str, list[float]] = {k: [] for k in commands}
+        runs: dict[str, list[dict]] = {k: [] for k in commands}
         for _ in range(repeats):
             for name, cmd in commands.items():
                 shutil.rmtree(f"{tmp}/run", ignore_errors=True)
-                t = time.perf_counter()
-                done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-                if done.returncode:
-                    print(f"  {name}: failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
-                    continue
-                walls[name].append(time.perf_counter() - t)
-    print(f"\nend to end, one epoch, whole command (median of {repeats}):")
-    for name, w in walls.items():
-        if w:
-            print(f"  {name:<28} {statistics.median(w):6.1f} s")
+                result = timed_command(cmd, env)
+                if result:
+                    runs[name].append(result)
+    print(f"\nend to end, one epoch, whole command (median of {repeats}; peak RSS, the most):")
+    for name, rs in runs.items():
+        if rs:
+            print(f"  {name:<28} {statistics.median(r['wall'] for r in rs):6.1f} s   eval "
+                  f"{100 * rs[-1]['accuracy']:.2f}%   peak RSS "
+                  f"{max(r['rss_mib'] for r in rs):.0f} MiB")
 
 
 if __name__ == "__main__":
