@@ -18,22 +18,23 @@ from mnist.cli import DEFAULT_DATAFILE, CliError, Parser
 from mnist.rundir import MODEL, REPORT, RunDir
 
 
-def write_report(run_dir, datafile, model=None, outputs=None) -> Path:
+def write_report(run_dir, datafile, model=None, scored=None) -> Path:
     """Write ``run_dir/report.png`` (atomically) from the run's logs and its model on the eval
     split; ``model``: a Predictor or network (default: the run's model.pdparams), or
-    ``outputs``: its outputs on the whole eval split, already computed (train.py's)."""
+    ``scored``: (images, labels, the model's outputs) of the whole eval split, already
+    computed (train.py's)."""
     from mnist.data import load_split
     from mnist.inference import load_predictor, predict_arrays, probabilities
     from mnist.runlog import read_run
 
     run_dir = Path(run_dir)
     run = read_run(str(run_dir))  # RunLogError (one line) for what is not a run directory
-    images, labels = load_split("eval", datafile)
-    if outputs is None:
+    if scored is None:
+        images, labels = load_split("eval", datafile)
         model = model if model is not None else load_predictor(run_dir / MODEL)
         outputs = predict_arrays(model, images)
     else:
-        outputs = probabilities(outputs)
+        images, labels, outputs = scored[0], scored[1], probabilities(scored[2])
     out = run_dir / REPORT
     plots.save(plots.report_figure(run, images, labels, outputs), out, dpi=80)
     return out

@@ -218,24 +218,26 @@ def load_data(cfg: dict, mnist_dir, cluster: Cluster):
     """(train images, train labels, valid split). One process per machine builds the data
     file and its cache; the others wait, then read it."""
     extra = cfg["extra_digits"]
-    train_set = None
+
+    def read():  # the first reader builds the binary cache and the extra digits' file
+        train_set = MnistDataset("train", cfg["datafile"])
+        if not extra:
+            return train_set, None
+        from mnist import extra as extra_digits  # typefaces and matplotlib: only if asked
+
+        return train_set, extra_digits.load(extra, cfg["datafile"])
+
     if cluster.local_rank == 0:
         build_datafile(cfg["datafile"], mnist_dir)
-        train_set = MnistDataset("train", cfg["datafile"])  # writes the binary cache once
-        if extra:
-            from mnist import extra as extra_digits  # typefaces and matplotlib: only if asked
-
-            extra_digits.load(extra, cfg["datafile"])
+        train_set, more = read()
     cluster.barrier()
-    train_set = train_set or MnistDataset("train", cfg["datafile"])
+    if cluster.local_rank != 0:
+        train_set, more = read()
     images, labels = train_set.images, train_set.labels
     if cfg["limit"]:
         images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
-    if extra:
-        from mnist import extra as extra_digits
-
-        more, more_labels = extra_digits.load(extra, cfg["datafile"])
-        images, labels = np.concatenate([images, more]), np.concatenate([labels, more_labels])
+    if more is not None:
+        images, labels = np.concatenate([images, more[0]]), np.concatenate([labels, more[1]])
     return images, labels, MnistDataset("valid", cfg["datafile"])
 
 
@@ -312,19 +314,20 @@ def end_epoch(job: Job, epoch: int) -> None:
     """Validation figures and a metrics row (after the last epoch only, with --validate end),
     and a checkpoint at the start of the next epoch."""
     job.log.flush()
+    done = job.batches_in(epoch)  # fewer than job.steps in the last epoch of --epochs 1.5
     if job.cfg["validate"] == "epoch" or epoch + 1 == math.ceil(job.cfg["epochs"]):
-        record_epoch(job, epoch)
-    done = job.batches_in(epoch)  # an epoch cut short stays open: --resume --epochs 2 ends it
+        record_epoch(job, epoch, done)
+    # an epoch cut short stays open: --resume --epochs 2 ends it
     job.state.epoch, job.state.batch = (epoch + 1, 0) if done == job.steps else (epoch, done)
     job.save_checkpoint()
 
 
-def record_epoch(job: Job, epoch: int) -> None:
-    """The valid split's loss and accuracy, and the epoch's row in metrics.jsonl."""
+def record_epoch(job: Job, epoch: int, done: int) -> None:
+    """The valid split's loss and accuracy, and the epoch's row in metrics.jsonl (an epoch of
+    ``done`` batches out of ``job.steps``: 1.5 for half of the second)."""
     valid_loss, valid_acc, _ = evaluate(job.net, job.loss_kind, job.valid.images,
                                         job.valid.labels, job.cluster, job.process_batch)
     losses = job.epoch_losses
-    done = job.batches_in(epoch)  # an epoch cut short by --epochs 1.5 is counted as 1.5
     row = {"epoch": epoch + 1 if done == job.steps else round(epoch + done / job.steps, 4),
            "train_loss": float(np.mean(losses)) if losses else None,
            "valid_loss": valid_loss, "valid_accuracy": valid_acc,
@@ -382,7 +385,8 @@ def finish(job: Job) -> int:
     save_params(state, job.args.save)
     # curves, confusions, mistakes; a process scored only its share of the eval split
     write_report(job.run.path, cfg["datafile"], model=job.net,
-                 outputs=outputs if job.cluster.world == 1 else None)
+                 scored=((eval_set.images, eval_set.labels, outputs)
+                         if job.cluster.world == 1 else None))
     print(f"eval accuracy {eval_acc:.4f} (eval loss {eval_loss:.4f}); {wall:.0f} s")
     print(f"saved {job.args.save} and the run in {job.run.path}")
     return 0
