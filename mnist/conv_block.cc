@@ -42,7 +42,6 @@ struct Plan {
   dnnl::pooling_backward::primitive_desc pool_bwd;
   dnnl::convolution_backward_weights::primitive_desc conv_bw;
   dnnl::convolution_backward_data::primitive_desc conv_bd;
-  dnnl::eltwise_forward::primitive_desc relu;
   dnnl::eltwise_backward::primitive_desc relu_bwd;
   dnnl::primitive conv_p, pool_p, pool_bwd_p, conv_bw_p, conv_bd_p, relu_bwd_p;
   std::map<int, memory> scratch;
@@ -75,9 +74,11 @@ struct Plan {
     conv_bw = {eng(), alg, xa, wa, b, ya, st, pad, pad, conv};
     conv_bd = {eng(), alg, xa, wa, ya, st, pad, pad, conv};
     // relu's gradient from the block's output (0 where it is 0), in Paddle's layout
+    // (oneDNN asks for a forward descriptor as a hint; the forward relu is the post-op above)
     auto relu_alg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
-    relu = {eng(), dnnl::prop_kind::forward_training, relu_alg, out, out, 0.f, 0.f};
-    relu_bwd = {eng(), relu_alg, out, out, out, 0.f, 0.f, relu};
+    dnnl::eltwise_forward::primitive_desc relu_hint(
+        eng(), dnnl::prop_kind::forward_training, relu_alg, out, out, 0.f, 0.f);
+    relu_bwd = {eng(), relu_alg, out, out, out, 0.f, 0.f, relu_hint};
     conv_p = dnnl::convolution_forward(conv);
     pool_p = dnnl::pooling_forward(pool);
     pool_bwd_p = dnnl::pooling_backward(pool_bwd);
