@@ -97,8 +97,6 @@ def flops_per_image() -> float:
     return 2.0 * (forward + weights + inputs)
 
 
-FAST = {"batch_size": 128, "lr": 0.2, "label_smoothing": 0.05}  # flags.PRESETS["fast"]
-
 
 # ----------------------------------------------------------------------------------------------
 # Workers (each runs in its own process)
@@ -154,11 +152,10 @@ def worker_project(images, labels, batches, conv="onednn"):
 
 
 def worker_fast(images, labels, batches):
-    """The fast preset's step, as mnist/training.py runs it: its optimizer, schedule and loss."""
-    import paddle  # noqa: F401
-
+    """The fast preset's step, as mnist/training.py runs it: its optimizer, schedule and loss,
+    with the settings train.py resolves for --preset fast."""
     from mnist.cpu import keep_freed_memory, set_threads
-    from mnist.flags import PRESETS
+    from mnist.flags import parse_args
     from mnist.losses import LOSSES
     from mnist.model import MNIST
     from mnist.optim import make_optimizer
@@ -168,8 +165,7 @@ def worker_fast(images, labels, batches):
     THREADS_SET = os.cpu_count() or 1
     set_threads(THREADS_SET)
     keep_freed_memory()
-    cfg = {"weight_decay": 0.0, "momentum": 0.9, "warmup": 0.25, **PRESETS["fast"]}
-    assert {k: cfg[k] for k in FAST} == FAST, "FAST must follow the preset"
+    cfg = vars(parse_args(["--preset", "fast"]))
     net = MNIST(conv="onednn")
     CONV_USED = "onednn" if net.fast_block else "paddle (oneDNN unavailable)"
     bs = cfg["batch_size"]
@@ -190,22 +186,20 @@ def worker_torchfast(images, labels, batches):
     """The same recipe's step in PyTorch eager (benchmarks/torch_mnist.py's --recipe fast)."""
     import torch
     import torch.nn.functional as F
-    from torch_mnist import Net
+    from torch_mnist import RECIPES, Net, make_optimizer
 
     torch.manual_seed(0)
     model = Net()
-    bs = FAST["batch_size"]
+    recipe = RECIPES["fast"]
+    bs = recipe["batch_size"]
     steps = len(labels) // bs
-    opt = torch.optim.SGD(model.parameters(), lr=FAST["lr"], momentum=0.9, nesterov=True)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=FAST["lr"], total_steps=batches + WARMUP + 1, pct_start=0.25,
-        div_factor=25, final_div_factor=40, cycle_momentum=False)
+    opt, schedule = make_optimizer(model, recipe, total_steps=batches + WARMUP + 1)
     x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
 
     def step(i):
         lo = (i % steps) * bs
         loss = F.cross_entropy(model(x_all[lo:lo + bs]), y_all[lo:lo + bs],
-                               label_smoothing=FAST["label_smoothing"])
+                               label_smoothing=recipe["label_smoothing"])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -376,6 +370,12 @@ def main() -> int:
     from mnist.data import MnistDataset, build_datafile
 
     build_datafile(args.datafile)
+    from mnist.flags import PRESETS
+    from torch_mnist import RECIPES
+
+    keys = ("batch_size", "lr", "label_smoothing", "epochs")
+    assert {k: RECIPES["fast"][k] for k in keys} == {k: PRESETS["fast"][k] for k in keys}, \
+        "benchmarks/torch_mnist.py's fast recipe must follow the preset"
     train = MnistDataset("train", args.datafile)
     contenders = ["gemm-peak", "lesson", "project-paddle", "project", "project-2p", "fast"]
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
