@@ -162,3 +162,35 @@ def check_args(args) -> None:
     if args.label_smoothing and args.loss != "cross_entropy":
         raise CliError(f"--label-smoothing smooths cross-entropy's labels; --loss {args.loss} "
                        "has none (with --preset fast, give --label-smoothing 0)")
+
+
+def check_settings(settings: dict, where: str) -> None:
+    """A run's recorded settings (its config.json, which --resume continues from), checked as
+    its flags are: each of the kind and among the choices its flag takes, then check_args's
+    ranges. A CliError names ``where`` and the setting; a file from elsewhere never gets further
+    with a value its flag would have refused."""
+    parser = build_parser()
+    defaults = parser.parse_args([])
+    actions = {a.dest: a for a in parser._actions}
+    for key in RUN_SETTINGS:
+        if key not in settings:
+            raise CliError(f"{where}: no {key!r} setting")
+        value, default = settings[key], getattr(defaults, key)
+        if isinstance(default, bool):
+            kinds = (bool,)
+        elif key == "epochs" or isinstance(default, float):
+            kinds = (int, float)
+        elif default is None or isinstance(default, int):
+            kinds = (int, type(None)) if default is None else (int,)
+        else:
+            kinds = (type(default),)
+        bad_kind = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+        if bad_kind or (actions[key].choices and value not in actions[key].choices):
+            raise CliError(f"{where}: {key} is {value!r}, not a value --{key.replace('_', '-')} "
+                           "takes")
+    try:
+        check_args(argparse.Namespace(**{**vars(defaults), **{k: settings[k] for k in RUN_SETTINGS}}))
+    except CliError as exc:
+        raise CliError(f"{where}: {exc}") from exc
+    if not settings["epochs"] > 0:
+        raise CliError(f"{where}: epochs must be more than 0, not {settings['epochs']}")

@@ -32,7 +32,7 @@ from mnist.cluster import Cluster, set_device
 from mnist.cpu import keep_freed_memory, set_threads
 from mnist.data import MnistDataset, build_datafile
 from mnist.flags import (FIXED_ON_RESUME, PROG, RUN_SETTINGS, SETTINGS_BEFORE, build_parser,
-                         check_args, parse_args)
+                         check_args, check_settings, parse_args)
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
 from mnist.optim import epoch_order, make_optimizer, total_steps
@@ -88,7 +88,11 @@ def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict |
         if not (run.is_run() and run.has_checkpoint()):
             raise CliError(f"--resume {args.resume}: not a run directory with a checkpoint "
                            f"({CONFIG} and {CHECKPOINT})")
-        cfg = {**SETTINGS_BEFORE, **run.config()}  # a run from before a flag had its default
+        try:
+            cfg = {**SETTINGS_BEFORE, **run.config()}  # a run from before a flag: its default
+        except (ValueError, TypeError) as exc:
+            raise CliError(f"{run.path / CONFIG}: not a run's settings ({exc})") from exc
+        check_settings(cfg, str(run.path / CONFIG))
         if "datafile" in given and Path(args.datafile).resolve() != Path(cfg["datafile"]).resolve():
             raise CliError(f"--datafile {args.datafile}: the run was trained on {cfg['datafile']}; "
                            "--resume continues with the run's own data")

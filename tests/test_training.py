@@ -370,6 +370,27 @@ def test_damaged_checkpoint_is_one_line_and_the_run_directory_stays(small_run, d
     assert snapshot(copy) == before
 
 
+@pytest.mark.parametrize("change, named", [
+    ({"epochs": "x"}, "epochs"), ({"lr": -1}, "--lr"), ({"optimizer": "rmsprop"}, "optimizer"),
+    ({"distort": 1}, "distort"), ({"batch_size": 2.5}, "batch_size"), (None, "not a run's"),
+])
+def test_a_damaged_config_is_one_line_and_the_run_directory_stays(small_run, datafile, tmp_path,
+                                                                 change, named):
+    _result, run_dir, _params = small_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = copy / "config.json"
+    if change is None:
+        config.write_text("{not json")
+    else:
+        config.write_text(json.dumps({**json.loads(config.read_text()), **change}))
+    before = snapshot(copy)
+    result = run_script("train.py", "--datafile", datafile, "--resume", copy, "--epochs", "2")
+    assert result.returncode == 2
+    one_line_error(result, config, named)
+    assert snapshot(copy) == before
+
+
 def test_cosine_schedule_sets_the_learning_rate_of_every_step():
     from mnist.optim import make_optimizer
 
