@@ -1,20 +1,17 @@
 """A picture of a number -> its digits, left to right: where each one is and its 28x28 input.
 
 Works on the ink map of ``mnist.pictures`` (so uneven light, light on dark and a number small
-on a page are handled as they are for one digit), in six steps:
+on a page are handled as they are for one digit). Steps 1-3 find its digit-like marks
+(``mnist.marks``: solid ink without ruled lines, its connected pieces, the pieces of one digit
+joined, specks dropped); then:
 
-1. the solid ink (above SOLID) is the mask; straight runs much longer than the marks (the lines
-   of ruled paper, an underline) are taken out of it;
-2. its connected pieces (``scipy.ndimage.label``, 8-connected); tiny ones are dropped;
-3. pieces stacked one above the other (a 5 whose bar stands apart) are joined; pieces shorter
-   than the digits (a stroke broken by light) join their nearest full-height neighbour, or are
-   dropped as specks, dots and dashes;
 4. a mark wider than a digit is read whole and cut into 2, 3, ... digits along seams that
    cross the least ink; the reading kept is the one with the best score: the network's
    probabilities, times a prior on a digit's width over its height, times a cost per cut;
 5. a number's marks stand in one row (slanted or not): scattered blots are not a number;
 6. each digit's own ink, and nothing of its neighbours', goes through the single-digit steps
-   (``pictures.digit_input``), so one digit alone is prepared as ``predict.py`` prepares it.
+   (``pictures.digit_input``); a picture read as one digit is read as ``predict.py`` reads it
+   without ``--number`` (the whole picture through ``pictures.preprocess_mnist``).
 """
 
 from __future__ import annotations
@@ -25,65 +22,23 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from mnist.pictures import ImageError, digit_input, picture_ink
+from mnist.marks import FULL, SOLID, Mark, find_marks
+from mnist.pictures import ImageError, digit_input, picture_ink, preprocess_mnist
 
 WORK_SIZE = 768    # a number is analysed at most this large (longer side)
 MAX_DIGITS = 12
-SOLID = 0.35       # ink above this is a mark's body
-TINY = 0.02        # pieces with less area than this share of the largest one are dust
-SPECK = 0.3        # marks this small both ways (x the digits' height) are specks
-FULL = 0.55        # a mark this tall (x the digits' height) is a digit; a shorter one a piece
-REACH = 0.3        # a piece joins a digit at most this far away (x the digits' height)
 WIDE = 0.7         # a mark wider than this (x its height) may be several digits touching
 ASPECT = 0.55      # a digit wider than this (x its height) is less likely the wider it is,
 SPREAD = 0.2       # ... by a normal law on the log of its width with this spread;
-ASPECT_ALONE = 0.85  # a mark alone in its picture is more often one wide digit than two:
+ASPECT_ALONE = 0.55  # a mark alone in its picture is as often one wide digit as two:
 SPREAD_ALONE = 0.35  # ... its law is wider
 NARROW = 0.5       # the spread for digits narrower than ASPECT (but a 1)
 CUT = 2.0          # a cut between touching digits costs this much (log scale): digits touch seldom
-LINE = 3.0         # a straight run this many times the tallest mark is a ruled line
-THIN = 10          # ... and a line is at least this many times as long as it is thick
 STEP = 0.2         # a seam between touching digits pays this for each sideways step
+GRID = 0.1         # ... and seams are also tried every GRID x its height, least ink or not
 ROW = 0.6          # a number's digits stand in a row: centres at most this far from its line
+ALONE = 0.05       # a digit alone may have this much ink (x its own) about it: faint dust
 PAD = 2            # pixels of faint edge kept around a digit's solid ink
-
-
-@dataclass
-class Mark:
-    """A digit-like mark: its box in the ink map and its own pixels in that box."""
-    y0: int
-    x0: int
-    y1: int
-    x1: int
-    mask: np.ndarray
-
-    @property
-    def h(self) -> int:
-        return self.y1 - self.y0
-
-    @property
-    def w(self) -> int:
-        return self.x1 - self.x0
-
-    def join(self, other: Mark) -> Mark:
-        y0, x0 = min(self.y0, other.y0), min(self.x0, other.x0)
-        y1, x1 = max(self.y1, other.y1), max(self.x1, other.x1)
-        mask = np.zeros((y1 - y0, x1 - x0), bool)
-        for m in (self, other):
-            mask[m.y0 - y0:m.y1 - y0, m.x0 - x0:m.x1 - x0] |= m.mask
-        return Mark(y0, x0, y1, x1, mask)
-
-    def between(self, left: np.ndarray, right: np.ndarray) -> Mark | None:
-        """Its pixels right of the seam ``left`` and left of ``right`` (a column of its box
-        per row), trimmed to their ink; None if there is none."""
-        cols = np.arange(self.w)[None, :]
-        part = self.mask & (cols >= left[:, None]) & (cols < right[:, None])
-        rows, used = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-        if len(rows) == 0:
-            return None
-        part = part[rows[0]:rows[-1] + 1, used[0]:used[-1] + 1]
-        return Mark(self.y0 + rows[0], self.x0 + used[0], self.y0 + rows[-1] + 1,
-                    self.x0 + used[-1] + 1, part)
 
 
 @dataclass
@@ -95,133 +50,6 @@ class Digit:
     @property
     def digit(self) -> int:
         return int(np.argmax(self.probabilities))
-
-
-# ----------------------------------------------------------------------------------------------
-# Steps 1-3: the marks
-# ----------------------------------------------------------------------------------------------
-
-def long_runs(mask: np.ndarray, length: int) -> np.ndarray:
-    """The pixels of ``mask`` in horizontal runs at least ``length`` long. A run may step by a
-    row (a line photographed at a slight angle): runs are measured on the mask grown by one row
-    up and down."""
-    grown = mask.copy()
-    grown[1:] |= mask[:-1]
-    grown[:-1] |= mask[1:]
-    h, w = grown.shape
-    edges = np.diff(np.pad(grown, ((0, 0), (1, 1))).astype(np.int8), axis=1).reshape(-1)
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    keep = ends - starts >= length
-    if not keep.any():  # most pictures: no line at all
-        return np.zeros_like(mask)
-    marker = np.zeros(h * (w + 1) + 1, np.int8)
-    marker[starts[keep]] = 1  # runs neither overlap nor touch: one mark per place
-    marker[ends[keep]] = -1
-    return (np.cumsum(marker, dtype=np.int8)[:-1].reshape(h, w + 1)[:, :w] > 0) & mask
-
-
-def pieces(solid: np.ndarray) -> list[Mark]:
-    """The connected pieces of ``solid``, without dust."""
-    labels, n = ndimage.label(solid, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return []
-    areas = np.bincount(labels.reshape(-1))[1:]
-    big = areas >= max(4, TINY * areas.max())
-    return [Mark(s[0].start, s[1].start, s[0].stop, s[1].stop, labels[s] == i + 1)
-            for i, s in enumerate(ndimage.find_objects(labels)) if big[i]]
-
-
-def without_lines(solid: np.ndarray) -> np.ndarray:
-    """``solid`` without its ruled lines: thin straight runs (at least THIN times as long as
-    they are thick) that span the picture or are far longer than the marks that remain."""
-    h, w = solid.shape
-    lines = long_runs(solid, max(8, w // 4)) | long_runs(solid.T, max(8, h // 4)).T
-    if not lines.any():
-        return solid
-    labels, _ = ndimage.label(lines, structure=np.ones((3, 3), bool))
-    found = []
-    for i, s in enumerate(ndimage.find_objects(labels)):
-        own = labels[s] == i + 1
-        along = max(s[0].stop - s[0].start, s[1].stop - s[1].start)
-        if along >= THIN * own.sum() / along:  # thin: a line, not a digit's thick stroke
-            flat = s[1].stop - s[1].start >= s[0].stop - s[0].start
-            found.append((s, own, along, flat and along >= 0.95 * w))  # spans: ruled paper
-    if not found:
-        return solid
-    lines = np.zeros_like(solid)
-    for s, own, _along, _spans in found:
-        lines[s] |= own
-    rest = pieces(solid & ~lines)
-    if not rest:  # nothing but lines: they are the marks (a 1, a 7's bar)
-        return solid
-    tallest = max(m.h for m in rest)
-    for s, own, along, spans in found:
-        if not spans and along < LINE * tallest:  # as long as a digit's bar: part of a digit
-            lines[s] &= ~own
-    return solid & ~lines
-
-
-def _overlap(a0, a1, b0, b1) -> int:
-    return min(a1, b1) - max(a0, b0)
-
-
-def join_stacked(marks: list[Mark]) -> list[Mark]:
-    """Join marks that sit one above the other: mostly the same columns, few of the same rows,
-    and close (a gap of at most half the taller one's height)."""
-    joined = True
-    while joined:
-        joined = False
-        for i, a in enumerate(marks):
-            for j in range(i + 1, len(marks)):
-                b = marks[j]
-                if (_overlap(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.w, b.w)
-                        and -0.5 * max(a.h, b.h) <= _overlap(a.y0, a.y1, b.y0, b.y1)
-                        <= 0.3 * min(a.h, b.h)):
-                    marks[i] = a.join(b)
-                    del marks[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return marks
-
-
-def digits_height(marks: list[Mark]) -> float:
-    """The height of the digits: the tallest of the marks with most ink."""
-    areas = np.array([m.mask.sum() for m in marks])
-    return float(max(m.h for m, a in zip(marks, areas) if a >= 0.3 * areas.max()))
-
-
-def _inside(piece: Mark, mark: Mark) -> bool:
-    """Whether at least half of ``piece``'s box lies in ``mark``'s (a loop's broken top)."""
-    return (max(0, _overlap(piece.x0, piece.x1, mark.x0, mark.x1))
-            * max(0, _overlap(piece.y0, piece.y1, mark.y0, mark.y1))) >= 0.5 * piece.w * piece.h
-
-
-def attach_pieces(marks: list[Mark], height: float) -> list[Mark]:
-    """Full-height marks, each with the short pieces in or near it; specks and far pieces
-    dropped."""
-    full = [m for m in marks if m.h >= FULL * height]
-    for piece in (m for m in marks if m.h < FULL * height):
-        gaps = [max(0, f.x0 - piece.x1, piece.x0 - f.x1)
-                + max(0, f.y0 - piece.y1, piece.y0 - f.y1) for f in full]
-        home = [k for k, f in enumerate(full) if _inside(piece, f)]
-        if not home and (piece.h < SPECK * height and piece.w < SPECK * height):
-            continue  # a speck, a dot
-        if not home and gaps and min(gaps) <= REACH * height:
-            home = [int(np.argmin(gaps))]
-        if home:
-            full[home[0]] = full[home[0]].join(piece)
-    return full
-
-
-def find_marks(ink: np.ndarray) -> list[Mark]:
-    """The digit-like marks of an ink map, left to right (a wide one may be several digits)."""
-    marks = join_stacked(pieces(without_lines(ink > SOLID)))
-    if not marks:
-        return []
-    marks = attach_pieces(marks, digits_height(marks))
-    return sorted(marks, key=lambda m: m.x0 + m.x1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,6 +92,9 @@ def seams(mark: Mark) -> list[np.ndarray]:
         if len(chosen) >= 3 * w / (0.6 * h):
             break
         if all(abs(col - c) >= 0.15 * h for c in chosen):
+            chosen.append(int(col))
+    for col in np.arange(margin, w - margin, GRID * h).astype(int):  # where ink overlaps thickly
+        if all(abs(col - c) >= 0.5 * GRID * h for c in chosen):
             chosen.append(int(col))
     paths = []
     for col in sorted(chosen):
@@ -354,6 +185,14 @@ def in_a_row(marks: list[Mark]) -> bool:
     return bool(np.abs(y - (slope * x + offset)).max() <= ROW * np.median([m.h for m in marks]))
 
 
+def alone(ink: np.ndarray, mark: Mark) -> bool:
+    """Whether ``mark`` holds nearly all the picture's ink: no ruled lines, specks or marks
+    beside it that the single-digit mode would take in."""
+    y0, x0 = max(mark.y0 - PAD, 0), max(mark.x0 - PAD, 0)
+    inside = ink[y0:mark.y1 + PAD, x0:mark.x1 + PAD].sum()
+    return bool(ink.sum() - inside <= ALONE * inside)
+
+
 def read_number(image: Image.Image, classify) -> list[Digit]:
     """The digits of a picture of a number, left to right. Raises ImageError for a picture
     with no digits or with more than MAX_DIGITS digit-like marks."""
@@ -368,8 +207,12 @@ def read_number(image: Image.Image, classify) -> list[Digit]:
         raise ImageError(f"more than {MAX_DIGITS} digit-like marks ({len(marks)}): not a number")
     if not in_a_row(marks):
         raise ImageError(f"{len(marks)} digit-like marks, not in one row: not a number")
+    read = read_marks(ink, marks, classify)
+    if len(read) == 1 and alone(ink, read[0][0]):  # read as the default mode reads it
+        array = preprocess_mnist(image)
+        read = [(read[0][0], array, classify(array[None])[0])]
     digits = []
-    for mark, array, probs in read_marks(ink, marks, classify):
+    for mark, array, probs in read:
         box = (int(mark.x0 * scale), int(mark.y0 * scale),
                min(image.width, int(np.ceil(mark.x1 * scale))),
                min(image.height, int(np.ceil(mark.y1 * scale))))
