@@ -1,6 +1,7 @@
 """How often ``predict.py --number`` reads the whole number right, per kind of picture.
 
-    python benchmarks/number_accuracy.py [--set dev|test] [--count 300] [--params work/robust.pdparams ...]
+    python benchmarks/number_accuracy.py [--set dev|test] [--count 300] [--singles N]
+        [--mnist-files N] [--params work/robust.pdparams ...]
 
 Makes the set of number pictures (``mnist/picturesets/numbers.py``: typefaces of the set's own
 families, UCI's handwriting of its half, a synthetic hand; spaced and touching; photos, scans,
@@ -8,7 +9,8 @@ small on a page, light on dark, ruled paper) in work/numbers-<set>/, reads each 
 ``predict.py --number`` does, and prints for each model and each kind of picture the share of
 whole numbers right and the share with the right count of digits. Also, with --singles, the
 share of single-digit pictures (the devtest set of the same split) for which --number answers
-what the default mode answers.
+what the default mode answers, and with --mnist-files the same share for MNIST's eval digits
+written as picture files.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist.data import load_split
 from mnist.inference import load_predictor, predict_arrays
 from mnist.numbers import WORK_SIZE, number_of, read_number
 from mnist.pictures import ImageError, load_input, open_image
 from mnist.picturesets import devtest, numbers
+from mnist.picturesets.mnist_files import write_pictures
 
 
 def read_all(model, pictures):
@@ -73,6 +77,10 @@ def main():
     p.add_argument("--params", nargs="+", default=["work/robust.pdparams"])
     p.add_argument("--singles", type=int, default=0, metavar="N",
                    help="also measure agreement on N single-digit pictures of the set")
+    p.add_argument("--mnist-files", type=int, default=0, metavar="N",
+                   help="also measure agreement on the first N MNIST eval digits written as "
+                        "28x28 picture files (dark on white)")
+    p.add_argument("--datafile", default="work/mnist.json.gz")
     p.add_argument("--wrong", action="store_true", help="list the pictures read wrong")
     args = p.parse_args()
     folder = Path("work") / f"numbers-{args.set}"
@@ -94,6 +102,13 @@ def main():
                                        args.singles)
             print(f"--number agrees with the default mode on "
                   f"{100 * agreement(model, singles):.1f}% of {len(singles)} single digits")
+        if args.mnist_files:
+            images, _labels = load_split("eval", args.datafile)
+            files = write_pictures(images[:args.mnist_files], Path("work") / "eval-files", 28,
+                                   "dark-on-white")
+            print(f"--number agrees with the default mode on "
+                  f"{100 * agreement(model, [(f, None) for f in files]):.1f}% of "
+                  f"{len(files)} MNIST eval digits as picture files")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ PROG = "train.py"
 # Settings that define a run; --resume takes them from the run's config.json.
 RUN_SETTINGS = ("preset", "loss", "epochs", "batch_size", "lr", "optimizer", "momentum",
                 "weight_decay", "schedule", "warmup", "label_smoothing", "augment", "distort",
-                "extra_digits", "validate", "seed", "limit", "log_interval", "datafile")
+                "extra_digits", "not_digits", "validate", "seed", "limit", "log_interval", "datafile")
 # What a setting was before it had a flag: a run directory written then has no such key.
-SETTINGS_BEFORE = {"warmup": 0.25, "label_smoothing": 0.0, "extra_digits": 0,
+SETTINGS_BEFORE = {"warmup": 0.25, "label_smoothing": 0.0, "extra_digits": 0, "not_digits": 0,
                    "validate": "epoch"}
 # --preset NAME sets these defaults; a flag given explicitly overrides its preset's value.
 PRESETS = {
@@ -28,6 +28,7 @@ PRESETS = {
     "robust": {    # for real pictures: the same network trained on distorted digits
         "optimizer": "momentum", "lr": 0.03, "schedule": "cosine", "weight_decay": 0.0005,
         "augment": 2, "distort": True, "epochs": 25, "extra_digits": 12000,
+        "not_digits": 4000,
     },
     "fast": {      # 99% in seconds, to experiment: one and a half passes, one-cycle Nesterov
         "optimizer": "nesterov", "lr": 0.2, "schedule": "onecycle", "label_smoothing": 0.05,
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "seconds; Nesterov momentum, one-cycle schedule, label smoothing, batch "
                         "128, 1.5 epochs, validation at the end) or robust (for real pictures: momentum, cosine "
                         "schedule, distorted digits, 12000 typed and drawn digits beside "
-                        "MNIST's, 25 epochs); explicit flags override the preset")
+                        "MNIST's, 4000 pictures that are not one digit, 25 epochs); explicit "
+                        "flags override the preset")
     p.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
                    help="cross_entropy (10 outputs, default) or mse (the lesson's 1-output "
                         "regression with square error)")
@@ -83,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train on N digits beyond MNIST: typed in the development set's "
                         "typefaces and matplotlib's, and drawn by the synthetic hand, prepared "
                         "as predict.py prepares a picture (0: MNIST only)")
+    p.add_argument("--not-digits", type=int, default=0, metavar="N",
+                   help="also train on N pictures that are not one digit (two touching digits "
+                        "read as one, a digit cut through), toward equal probabilities for all "
+                        "ten: predict.py --number then cuts touching digits where the network "
+                        "is sure (0: none; cross-entropy only)")
     p.add_argument("--validate", choices=("epoch", "end"), default="epoch",
                    help="score the valid split after every epoch (default) or after the last "
                         "only (a checkpoint is still saved after every epoch)")
@@ -151,8 +158,10 @@ def check_args(args) -> None:
             raise CliError(f"--{name} must be at least 1, not {value}")
     if not (args.lr > 0 and math.isfinite(args.lr)):
         raise CliError(f"--lr must be a positive number, not {args.lr}")
-    if args.extra_digits < 0:
-        raise CliError(f"--extra-digits must be 0 or more, not {args.extra_digits}")
+    for name in ("extra_digits", "not_digits"):
+        if getattr(args, name) < 0:
+            raise CliError(f"--{name.replace('_', '-')} must be 0 or more, not "
+                           f"{getattr(args, name)}")
     if args.limit is not None and args.limit < args.batch_size:
         raise CliError(f"--limit {args.limit} is smaller than one batch ({args.batch_size})")
     if args.augment < 0 or args.weight_decay < 0 or not 0 <= args.momentum < 1:
@@ -162,6 +171,9 @@ def check_args(args) -> None:
     if args.label_smoothing and args.loss != "cross_entropy":
         raise CliError(f"--label-smoothing smooths cross-entropy's labels; --loss {args.loss} "
                        "has none (with --preset fast, give --label-smoothing 0)")
+    if args.not_digits and args.loss != "cross_entropy":
+        raise CliError(f"--not-digits trains ten probabilities toward 1/10; --loss {args.loss} "
+                       "has one output (with --preset robust, give --not-digits 0)")
 
 
 def check_settings(settings: dict, where: str) -> None:

@@ -47,6 +47,19 @@ def smoothed_cross_entropy(logits, labels, eps: float) -> float:
     return float(np.mean((1 - eps) * picked + eps * -log_p.mean(axis=-1)))
 
 
+def unsure_cross_entropy(logits, labels, eps: float = 0.0) -> float:
+    """Cross-entropy where label K (``notdigits.UNSURE``: a picture that is not one digit) targets
+    1/K on each of the K, and the others are smoothed by eps as above: what
+    ``LossKind.training_loss(eps, unsure=True)`` computes."""
+    log_p = np.log(softmax(logits))
+    labels = np.asarray(labels).reshape(-1)
+    k = log_p.shape[-1]
+    target = np.eye(k + 1)[labels][:, :k]
+    target[labels == k] = 1 / k
+    target = (1 - eps) * target + eps / k
+    return float(np.mean(-(target * log_p).sum(axis=-1)))
+
+
 def square_error(predictions, labels) -> float:
     """Mean of (prediction - label)^2: the lesson's regression loss."""
     diff = np.asarray(predictions, np.float64).reshape(-1) - np.asarray(labels, np.float64).reshape(-1)
@@ -72,13 +85,16 @@ class LossKind:
     num_outputs: int
     loss: Callable  # (outputs [N, K] tensor, labels [N] int64 tensor) -> scalar tensor
 
-    def training_loss(self, label_smoothing: float = 0.0) -> Callable:
+    def training_loss(self, label_smoothing: float = 0.0, unsure: bool = False) -> Callable:
         """The loss to train with: ``loss`` itself, or cross-entropy against labels smoothed by
-        ``label_smoothing`` (1 - eps on the digit, eps / 10 on each of the ten)."""
-        if not label_smoothing:
+        ``label_smoothing`` (1 - eps on the digit, eps / 10 on each of the ten); with ``unsure``,
+        label 10 (a picture that is not one digit) targets 1/10 on each of the ten."""
+        if not (label_smoothing or unsure):
             return self.loss
         if self.name != "cross_entropy":
-            raise ValueError(f"label smoothing is for cross-entropy, not {self.name}")
+            raise ValueError(f"soft targets are for cross-entropy, not {self.name}")
+        if unsure:
+            return functools.partial(_unsure_cross_entropy_loss, label_smoothing=label_smoothing)
         return functools.partial(_cross_entropy_loss, label_smoothing=label_smoothing)
 
 
@@ -91,6 +107,17 @@ def _cross_entropy_loss(logits, labels, label_smoothing: float = 0.0):
     if label_smoothing:
         return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     return F.cross_entropy(logits, labels)  # softmax + mean of -log p(label), fused and stable
+
+
+def _unsure_cross_entropy_loss(logits, labels, label_smoothing: float = 0.0):
+    import paddle.nn.functional as F
+
+    k = logits.shape[-1]
+    hot = F.one_hot(labels, k + 1)  # label k: not one digit
+    target = hot[:, :k] + hot[:, k:] / k
+    if label_smoothing:
+        target = (1 - label_smoothing) * target + label_smoothing / k
+    return F.cross_entropy(logits, target, soft_label=True)
 
 
 def _square_error_loss(outputs, labels):

@@ -30,7 +30,7 @@ from mnist.augment import distort, shift_images
 from mnist.cli import EXIT_FAILED, CliError, explicit_flags
 from mnist.cluster import Cluster, set_device
 from mnist.cpu import keep_freed_memory, set_threads
-from mnist.data import MnistDataset, build_datafile
+from mnist.data import MnistDataset
 from mnist.flags import (FIXED_ON_RESUME, PROG, RUN_SETTINGS, SETTINGS_BEFORE, build_parser,
                          check_args, check_settings, parse_args)
 from mnist.losses import LOSSES, accuracy
@@ -40,6 +40,7 @@ from mnist.params import save_params
 from mnist.report import write_report
 from mnist.rundir import CONFIG, CHECKPOINT, VISUALDL, RunDir, State, new_run_dir
 from mnist.trainlog import Progress, RunLog, Scalars
+from mnist.trainset import load_data
 
 # ----------------------------------------------------------------------------------------------
 # Pieces of the run
@@ -210,39 +211,12 @@ def setup(argv: list[str]) -> Job:
     log = RunLog(run, progress, Scalars(run / VISUALDL if main and args.visualdl else None))
     log.start(cfg, state, resumed=checkpoint is not None)
     job = Job(args, cfg, cluster, run, images, labels, valid, net, model, optimizer, scheduler,
-              loss_kind, state, log, loss_kind.training_loss(cfg["label_smoothing"]))
+              loss_kind, state, log, loss_kind.training_loss(cfg["label_smoothing"], cfg["not_digits"] > 0))
     log.say(f"training on {len(labels)} images: {job.steps} batches of {cfg['batch_size']} per "
             f"epoch, {cfg['epochs']} epochs, loss {cfg['loss']}"
             + (f", {cluster.world} processes" if cluster.world > 1 else ""))
     model.train()
     return job
-
-
-def load_data(cfg: dict, mnist_dir, cluster: Cluster):
-    """(train images, train labels, valid split). One process per machine builds the data
-    file and its cache; the others wait, then read it."""
-    extra = cfg["extra_digits"]
-
-    def read():  # the first reader builds the binary cache and the extra digits' file
-        train_set = MnistDataset("train", cfg["datafile"])
-        if not extra:
-            return train_set, None
-        from mnist import extra as extra_digits  # typefaces and matplotlib: only if asked
-
-        return train_set, extra_digits.load(extra, cfg["datafile"])
-
-    if cluster.local_rank == 0:
-        build_datafile(cfg["datafile"], mnist_dir)
-        train_set, more = read()
-    cluster.barrier()
-    if cluster.local_rank != 0:
-        train_set, more = read()
-    images, labels = train_set.images, train_set.labels
-    if cfg["limit"]:
-        images, labels = images[:cfg["limit"]], labels[:cfg["limit"]]
-    if more is not None:
-        images, labels = np.concatenate([images, more[0]]), np.concatenate([labels, more[1]])
-    return images, labels, MnistDataset("valid", cfg["datafile"])
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's preemption

@@ -6,7 +6,7 @@ import paddle.nn.functional as F
 import pytest
 
 from mnist.losses import (LOSSES, accuracy, cross_entropy, predicted_digits, smoothed_cross_entropy,
-                          softmax, softmax_cross_entropy, square_error)
+                          softmax, softmax_cross_entropy, square_error, unsure_cross_entropy)
 
 
 def test_softmax_of_the_lessons_scores():
@@ -58,3 +58,23 @@ def test_label_smoothing_trains_on_the_smoothed_target():
     assert LOSSES["cross_entropy"].training_loss(0.0) is LOSSES["cross_entropy"].loss
     with pytest.raises(ValueError):
         LOSSES["mse"].training_loss(0.1)
+
+
+def test_not_one_digit_trains_toward_equal_probabilities():
+    """Label 10 (notdigits.UNSURE) targets 1/10 on each digit; the others are plain labels."""
+    rng = np.random.default_rng(2)
+    logits = rng.normal(scale=3, size=(32, 10)).astype(np.float32)
+    labels = np.where(rng.random(32) < 0.3, 10, rng.integers(0, 10, size=32))
+    for eps in (0.0, 0.05):
+        loss = LOSSES["cross_entropy"].training_loss(eps, unsure=True)
+        got = float(loss(paddle.to_tensor(logits), paddle.to_tensor(labels)))
+        assert got == pytest.approx(unsure_cross_entropy(logits, labels, eps), rel=1e-5)
+    digits = labels < 10
+    plain = float(LOSSES["cross_entropy"].training_loss(0.0, unsure=True)(
+        paddle.to_tensor(logits[digits]), paddle.to_tensor(labels[digits])))
+    assert plain == pytest.approx(softmax_cross_entropy(logits[digits], labels[digits]), rel=1e-5)
+    # the unsure rows' loss is least, log 10, where all ten are equal
+    flat = np.zeros((4, 10), np.float32)
+    assert unsure_cross_entropy(flat, [10] * 4) == pytest.approx(np.log(10))
+    assert unsure_cross_entropy(flat + np.eye(10)[:4] * 5, [10] * 4) > np.log(10) + 0.5
+

@@ -211,6 +211,8 @@ def test_diverging_loss_stops_and_keeps_what_was_saved(tmp_path, datafile):
     (["--epochs", "two"], "two"),
     (["--warmup", "1.5"], "--warmup"),
     (["--extra-digits", "-5"], "--extra-digits"),
+    (["--not-digits", "-1"], "--not-digits"),
+    (["--preset", "robust", "--loss", "mse", "--not-digits", "5"], "--not-digits"),
     (["--epoch", "3"], "--epoch"),  # abbreviations are not taken for other flags
 ])
 def test_bad_flags_give_one_line_and_exit_2(flags, fragment, datafile):
@@ -308,13 +310,14 @@ def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, dataf
     _result, run_dir, _params = train_run(tmp_path_factory, datafile, "robust",
                                           "--preset", "robust", "--epochs", "1",
                                           "--limit", "5000", "--lr", "0.02", "--seed", "5",
-                                          "--extra-digits", "300")
+                                          "--extra-digits", "300", "--not-digits", "200")
     config = json.loads((run_dir / "config.json").read_text())
     assert {k: config[k] for k in ("preset", "optimizer", "lr", "schedule", "weight_decay",
-                                   "augment", "distort", "epochs", "extra_digits")} == \
+                                   "augment", "distort", "epochs", "extra_digits",
+                                   "not_digits")} == \
         {"preset": "robust", "optimizer": "momentum", "lr": 0.02, "schedule": "cosine",
          "weight_decay": 0.0005, "augment": 2, "distort": True, "epochs": 1,
-         "extra_digits": 300}
+         "extra_digits": 300, "not_digits": 200}
     assert metrics(run_dir)[0]["valid_accuracy"] > 0.8
 
 
