@@ -35,7 +35,6 @@ SPREAD_ALONE = 0.35  # ... its law is wider
 NARROW = 0.5       # the spread for digits narrower than ASPECT (but a 1)
 CUT = 2.0          # a cut between touching digits costs this much (log scale): digits touch seldom
 STEP = 0.2         # a seam between touching digits pays this for each sideways step
-GRID = 0.1         # ... and seams are also tried every GRID x its height, least ink or not
 ROW = 0.6          # a number's digits stand in a row: centres at most this far from its line
 ALONE = 0.05       # a digit alone may have this much ink (x its own) about it: faint dust
 PAD = 2            # pixels of faint edge kept around a digit's solid ink
@@ -92,9 +91,6 @@ def seams(mark: Mark) -> list[np.ndarray]:
         if len(chosen) >= 3 * w / (0.6 * h):
             break
         if all(abs(col - c) >= 0.15 * h for c in chosen):
-            chosen.append(int(col))
-    for col in np.arange(margin, w - margin, GRID * h).astype(int):  # where ink overlaps thickly
-        if all(abs(col - c) >= 0.5 * GRID * h for c in chosen):
             chosen.append(int(col))
     paths = []
     for col in sorted(chosen):
