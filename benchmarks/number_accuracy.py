@@ -30,17 +30,18 @@ from mnist.picturesets import devtest, numbers
 from mnist.picturesets.mnist_files import write_pictures
 
 
+def read_one(model, path) -> str | None:
+    """The number ``predict.py --number`` reads in the picture at ``path``, or None."""
+    try:
+        return number_of(read_number(open_image(path, WORK_SIZE),
+                                     lambda x: predict_arrays(model, x)))[0]
+    except ImageError:
+        return None
+
+
 def read_all(model, pictures):
     """(path, truth, the number read or None) for each picture."""
-    classify = lambda x: predict_arrays(model, x)  # noqa: E731
-    out = []
-    for path, truth in pictures:
-        try:
-            read = number_of(read_number(open_image(path, WORK_SIZE), classify))[0]
-        except ImageError:
-            read = None
-        out.append((path, truth, read))
-    return out
+    return [(path, truth, read_one(model, path)) for path, truth in pictures]
 
 
 def table(results) -> None:
@@ -58,15 +59,10 @@ def table(results) -> None:
 
 def agreement(model, pictures) -> float:
     """Share of single-digit pictures where --number gives the default mode's digit."""
-    classify = lambda x: predict_arrays(model, x)  # noqa: E731
     same = 0
     for path, _digit in pictures:
         single = int(np.argmax(predict_arrays(model, load_input(path)[None])[0]))
-        try:
-            read = number_of(read_number(open_image(path, WORK_SIZE), classify))[0]
-        except ImageError:
-            read = None
-        same += read == str(single)
+        same += read_one(model, path) == str(single)
     return same / len(pictures)
 
 

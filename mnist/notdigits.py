@@ -45,9 +45,9 @@ def pair(a: np.ndarray, b: np.ndarray, rng) -> tuple[np.ndarray, int, int]:
     start = max(1, ga.shape[1] + int(HEIGHT * rng.uniform(-0.18, 0.0)))
     ya, yb = (int(rng.integers(0, HEIGHT // 12 + 1)) for _ in range(2))
     ink = np.zeros((HEIGHT + HEIGHT // 6, max(ga.shape[1], start + gb.shape[1])), np.float32)
-    np.maximum(ink[ya:ya + ga.shape[0], :ga.shape[1]], ga, out=ink[ya:ya + ga.shape[0], :ga.shape[1]])
-    region = ink[yb:yb + gb.shape[0], start:start + gb.shape[1]]
-    np.maximum(region, gb, out=region)
+    for g, y, x in ((ga, ya, 0), (gb, yb, start)):  # the darker ink wins where they overlap
+        region = ink[y:y + g.shape[0], x:x + g.shape[1]]
+        np.maximum(region, g, out=region)
     return ink, start, ga.shape[1]
 
 

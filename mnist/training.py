@@ -133,7 +133,7 @@ class Job:
     loss_kind: object
     state: State
     log: RunLog
-    train_loss: object = None   # the loss trained on (label smoothing, if any)
+    train_loss: object = None   # the loss trained on (label smoothing, not-digits)
     started: float = field(default_factory=time.perf_counter)
     epoch_started: float = 0.0
     epoch_losses: list = field(default_factory=list)  # this process's losses of this epoch
