@@ -130,7 +130,7 @@ def worker_project(images, labels, batches, conv="onednn"):
     from mnist.training import train_step
 
     global THREADS_SET, CONV_USED
-    cluster = Cluster()
+    cluster = Cluster(100)  # the lesson's global batch, below
     THREADS_SET = max(1, (os.cpu_count() or 1) // cluster.world)
     set_threads(THREADS_SET)
     keep_freed_memory()  # the project's CPU settings, as train.py makes them

@@ -30,8 +30,15 @@ class Cluster:
     step one process would take on the whole batch. Rank 0 alone prints and writes files.
     """
 
-    def __init__(self):
+    def __init__(self, batch_size: int):
+        """Joins the launch's process group; a global batch of ``batch_size`` must split evenly
+        among its processes. That is checked first, from the launcher's environment, so every
+        rank fails alike before any waits for the others (a rank that left while another was
+        still connecting made that one time out instead of printing the error)."""
         self.world = dist.get_world_size()
+        if batch_size % self.world:
+            raise CliError(f"--batch-size {batch_size} (the global batch) must be a multiple "
+                           f"of the {self.world} processes")
         if self.world > 1:
             dist.init_parallel_env()
         self.rank = dist.get_rank()

@@ -74,9 +74,6 @@ def evaluate(model, loss_kind, images: np.ndarray, labels: np.ndarray, cluster: 
 
 def configure(argv, args, cluster: Cluster) -> tuple[dict, RunDir | None, dict | None]:
     """The run's config, its run directory (None off rank 0) and the checkpoint to resume."""
-    if args.batch_size % cluster.world:
-        raise CliError(f"--batch-size {args.batch_size} (the global batch) must be a multiple "
-                       f"of the {cluster.world} processes")
     if args.resume:
         given = explicit_flags(build_parser(), argv)
         fixed = sorted(given & FIXED_ON_RESUME)
@@ -189,7 +186,7 @@ def setup(argv: list[str]) -> Job:
     args = parse_args(argv)  # bad flags fail here, before any process group
     check_args(args)
     set_device(args.device)
-    cluster = Cluster()
+    cluster = Cluster(args.batch_size)
     cfg, run, checkpoint = configure(argv, args, cluster)
     if args.device == "cpu":
         set_threads(args.threads or max(1, (os.cpu_count() or 1) // cluster.world))
