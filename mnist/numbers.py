@@ -7,7 +7,8 @@ joined, specks dropped); then:
 
 4. a mark wider than a digit is read whole and cut into 2, 3, ... digits along seams that
    cross the least ink; the reading kept is the one with the best score: the network's
-   probabilities, times a prior on a digit's width over its height, times a cost per cut;
+   probabilities (squared: SURE), times a prior on a digit's width over its height, times a
+   cost per cut;
 5. a number's marks stand in one row (slanted or not): scattered blots are not a number;
 6. each digit's own ink, and nothing of its neighbours', goes through the single-digit steps
    (``pictures.digit_input``); a picture read as one digit is read as ``predict.py`` reads it
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from mnist.marks import FULL, SOLID, Mark, find_marks
+from mnist.marks import SOLID, Mark, find_marks
 from mnist.pictures import ImageError, digit_input, picture_ink, preprocess_mnist
 
 WORK_SIZE = 768    # a number is analysed at most this large (longer side)
@@ -33,10 +34,13 @@ SPREAD = 0.2       # ... by a normal law on the log of its width with this sprea
 ASPECT_ALONE = 0.55  # a mark alone in its picture is as often one wide digit as two:
 SPREAD_ALONE = 0.35  # ... its law is wider
 NARROW = 0.5       # the spread for digits narrower than ASPECT (but a 1)
-CUT = 2.0          # a cut between touching digits costs this much (log scale): digits touch seldom
+CUT = 1.5          # a cut between touching digits costs this much (log scale): digits touch seldom
 STEP = 0.2         # a seam between touching digits pays this for each sideways step
 ROW = 0.6          # a number's digits stand in a row: centres at most this far from its line
 ALONE = 0.05       # a digit alone may have this much ink (x its own) about it: faint dust
+TALL = 0.7         # touching digits stand about as tall: a part shorter than this (x the
+                   # mark's height) is not one
+SURE = 2.0         # how much the network's probabilities weigh against the shapes (a power)
 PAD = 2            # pixels of faint edge kept around a digit's solid ink
 
 
@@ -107,11 +111,11 @@ def shape_score(part: Mark, height: int, digit: int, aspect_mean: float = 0.55,
     """How much ``part`` looks like one digit by its shape alone (log scale, 0 = fully): the
     log of its width over its height is taken as normal around ``aspect_mean``, with spread
     ``wide_spread`` for wider and NARROW for narrower ones (a 1 may be as narrow as it likes);
-    a part much shorter than the row is not a digit."""
+    a part much shorter than the mark is not a digit."""
     aspect = max(part.w, 1) / height
     spread = wide_spread if aspect > aspect_mean else NARROW if digit != 1 else np.inf
     score = -0.5 * (np.log(aspect / aspect_mean) / spread) ** 2
-    return score - 3.0 * (part.h < FULL * height) - CUT
+    return score - 3.0 * (part.h < TALL * height) - CUT
 
 
 def readings(mark: Mark) -> tuple[int, list[tuple[int, int, Mark]]]:
@@ -160,7 +164,7 @@ def read_marks(ink: np.ndarray, marks: list[Mark], classify):
     read, k = [], 0
     mean, spread = (ASPECT, SPREAD) if len(marks) > 1 else (ASPECT_ALONE, SPREAD_ALONE)
     for mark, (n_edges, parts) in zip(marks, options):
-        scores = [float(np.log(max(probs[k + n].max(), 1e-12)))
+        scores = [SURE * float(np.log(max(probs[k + n].max(), 1e-12)))
                   + shape_score(part, mark.h, int(probs[k + n].argmax()), mean, spread)
                   for n, (_i, _j, part) in enumerate(parts)]
         read += [(parts[n][2], inputs[k + n], probs[k + n])
