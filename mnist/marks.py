@@ -115,13 +115,32 @@ def without_lines(solid: np.ndarray) -> np.ndarray:
     for s, own, _along, _spans in found:
         lines[s] |= own
     rest = pieces(solid & ~lines)
-    if not rest:  # nothing but lines: they are the marks (a 1, a 7's bar)
-        return solid
+    if all(_a_line_end(m, found, solid.shape) for m in rest):
+        return solid  # nothing but lines and their ends: they are the marks (a 1, a 7's bar)
     tallest = max(m.h for m in rest)
     for s, own, along, spans in found:
         if not spans and along < LINE * tallest:  # as long as a digit's bar: part of a digit
             lines[s] &= ~own
     return solid & ~lines
+
+
+def _a_line_end(piece: Mark, found, shape) -> bool:
+    """Whether ``piece`` is the end of a stroke taken for a line (a lone slanted 1 whose middle
+    is all long runs): it touches a line that does not span the picture and is at most twice
+    as thick as that line."""
+    y0, x0 = max(piece.y0 - 1, 0), max(piece.x0 - 1, 0)
+    y1, x1 = min(piece.y1 + 1, shape[0]), min(piece.x1 + 1, shape[1])
+    mine = np.zeros((y1 - y0, x1 - x0), bool)
+    mine[piece.y0 - y0:piece.y1 - y0, piece.x0 - x0:piece.x1 - x0] = piece.mask
+    mine = ndimage.binary_dilation(mine, np.ones((3, 3), bool))
+    for s, own, along, spans in found:
+        if spans or min(piece.w, piece.h) > 2 * own.sum() / along:
+            continue
+        line = np.zeros(shape, bool)
+        line[s] = own
+        if (line[y0:y1, x0:x1] & mine).any():
+            return True
+    return False
 
 
 def _overlap(a0, a1, b0, b1) -> int:
@@ -146,6 +165,23 @@ def join_stacked(marks: list[Mark]) -> list[Mark]:
                     break
             if joined:
                 break
+    return marks
+
+
+def join_nested(marks: list[Mark]) -> list[Mark]:
+    """Join each mark whose box lies wholly in another's: the rings of an outlined or shadowed
+    typeface, a dot or bar inside a 0."""
+    marks = sorted(marks, key=lambda m: m.w * m.h)  # smallest first
+    i = 0
+    while i < len(marks):
+        a = marks[i]
+        outer = [j for j, b in enumerate(marks) if j != i and b.x0 <= a.x0 and a.x1 <= b.x1
+                 and b.y0 <= a.y0 and a.y1 <= b.y1]
+        if outer:
+            marks[outer[0]] = marks[outer[0]].join(a)  # the same box: still larger than the rest
+            del marks[i]
+        else:
+            i += 1
     return marks
 
 
@@ -180,7 +216,7 @@ def attach_pieces(marks: list[Mark], height: float) -> list[Mark]:
 
 def find_marks(ink: np.ndarray) -> list[Mark]:
     """The digit-like marks of an ink map, left to right (a wide one may be several digits)."""
-    marks = join_stacked(pieces(without_lines(ink > SOLID)))
+    marks = join_nested(join_stacked(pieces(without_lines(ink > SOLID))))
     if not marks:
         return []
     marks = attach_pieces(marks, digits_height(marks))

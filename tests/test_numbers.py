@@ -173,3 +173,29 @@ def test_ci_installs_the_typefaces_the_sets_use():
 
     ci = (REPO / ".ci" / "run").read_text()
     assert re.search(r'FONTS="(.*?)"', ci, re.S).group(1).split() == FONT_PACKAGES.split()
+
+
+def marks_of(picture: Image.Image):
+    from mnist.marks import find_marks
+    from mnist.pictures import picture_ink
+    return find_marks(picture_ink(picture, 768)[0])
+
+
+def test_a_lone_slanted_stroke_is_one_mark():
+    """A 1 drawn as one slanted stroke: its middle is all long straight runs, like a ruled
+    line's, but with nothing else in the picture it is the mark, ends and all."""
+    picture = Image.new("L", (90, 160), 255)
+    ImageDraw.Draw(picture).line((20, 18, 50, 135), fill=0, width=8)
+    found = marks_of(picture)
+    assert len(found) == 1 and found[0].h >= 110, [(m.x0, m.y0, m.w, m.h) for m in found]
+
+
+def test_an_outlined_digit_is_one_mark():
+    """A digit in an outlined typeface: a ring of ink around the glyph, paper between them;
+    the ring's box holds the glyph's, and they are one digit."""
+    picture = Image.new("L", (160, 200), 255)
+    draw, face = ImageDraw.Draw(picture), ImageFont.truetype(FONT, 130)
+    draw.text((30, 20), "8", font=face, fill=255, stroke_width=9, stroke_fill=0)
+    draw.text((30, 20), "8", font=face, fill=0, stroke_width=5, stroke_fill=255)
+    found = marks_of(picture)
+    assert len(found) == 1, [(m.x0, m.y0, m.w, m.h) for m in found]
