@@ -371,16 +371,17 @@ def main() -> int:
 
     build_datafile(args.datafile)
     from mnist.flags import PRESETS
-    from torch_mnist import RECIPES
 
-    keys = ("batch_size", "lr", "label_smoothing", "epochs")
-    assert {k: RECIPES["fast"][k] for k in keys} == {k: PRESETS["fast"][k] for k in keys}, \
-        "benchmarks/torch_mnist.py's fast recipe must follow the preset"
     train = MnistDataset("train", args.datafile)
     contenders = ["gemm-peak", "lesson", "project-paddle", "project", "project-2p", "fast"]
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
         contenders.insert(1, "lesson-mkl")
     if importlib.util.find_spec("torch"):
+        from torch_mnist import RECIPES  # imports torch
+
+        keys = ("batch_size", "lr", "label_smoothing", "epochs")
+        assert {k: RECIPES["fast"][k] for k in keys} == {k: PRESETS["fast"][k] for k in keys}, \
+            "benchmarks/torch_mnist.py's fast recipe must follow the preset"
         contenders += ["torch", "torch-2p", "torch-fast"]
     else:
         print("torch is not installed: skipping PyTorch (pip install torch==2.13.0)")
