@@ -31,7 +31,7 @@ MAX_DIGITS = 12
 WIDE = 0.7         # a mark wider than this (x its height) may be several digits touching
 ASPECT = 0.55      # a digit wider than this (x its height) is less likely the wider it is,
 SPREAD = 0.2       # ... by a normal law on the log of its width with this spread;
-ASPECT_ALONE = 0.55  # a mark alone in its picture is as often one wide digit as two:
+ASPECT_ALONE = 0.55  # a mark alone in its picture, read whole, is as often one wide digit as two:
 SPREAD_ALONE = 0.35  # ... its law is wider
 NARROW = 0.5       # the spread for digits narrower than ASPECT (but a 1)
 CUT = 1.5          # a cut between touching digits costs this much (log scale): digits touch seldom
@@ -162,10 +162,13 @@ def read_marks(ink: np.ndarray, marks: list[Mark], classify):
             inputs.append(np.zeros((1, 28, 28), np.float32))
     probs = classify(np.stack(inputs)) if inputs else np.zeros((0, 10), np.float32)
     read, k = [], 0
-    mean, spread = (ASPECT, SPREAD) if len(marks) > 1 else (ASPECT_ALONE, SPREAD_ALONE)
     for mark, (n_edges, parts) in zip(marks, options):
+        # a mark alone in its picture, read whole, may be one wide digit; its parts are digits
+        # of a number, as are all the marks of a row
+        laws = [(ASPECT_ALONE, SPREAD_ALONE) if part is mark and len(marks) == 1
+                else (ASPECT, SPREAD) for _i, _j, part in parts]
         scores = [SURE * float(np.log(max(probs[k + n].max(), 1e-12)))
-                  + shape_score(part, mark.h, int(probs[k + n].argmax()), mean, spread)
+                  + shape_score(part, mark.h, int(probs[k + n].argmax()), *laws[n])
                   for n, (_i, _j, part) in enumerate(parts)]
         read += [(parts[n][2], inputs[k + n], probs[k + n])
                  for n in best_reading(n_edges, parts, scores)]
