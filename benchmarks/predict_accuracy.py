@@ -1,6 +1,6 @@
 """Accuracy of predict.py on real-looking pictures that are not from MNIST.
 
-    python benchmarks/predict_accuracy.py [--set dev|test] [--params A.pdparams B.pdparams ...]
+    python benchmarks/predict_accuracy.py [--set dev|test|confirm] [--params A.pdparams B.pdparams ...]
 
 The pictures come from mnist/picturesets/devtest.py: typed digits in Debian's typefaces, UCI's
 handwritten digits (scikit-learn) and a synthetic hand, as scans, phone photos, light on dark,
@@ -35,7 +35,7 @@ def read_all(pictures, pipeline):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", nargs="+", default=["work/mnist.pdparams"])
-    parser.add_argument("--set", choices=("dev", "test"), default="dev")
+    parser.add_argument("--set", choices=("dev", "test", "confirm"), default="dev")
     parser.add_argument("--count", type=int, default=600)
     parser.add_argument("--pipelines", nargs="+", default=["mnist", "lesson"])
     parser.add_argument("--out", default=None, help="where to write the pictures (work/pictures-SET)")

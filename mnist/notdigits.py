@@ -23,7 +23,7 @@ from PIL import Image
 from mnist.pictures import ImageError, digit_input
 
 UNSURE = 10    # the label of a picture that is not one digit
-SEED = 404     # the picture sets that measure use 101, 102, 202, 203; extra digits 303
+SEED = 404     # the picture sets that measure use 101, 102, 202, 203, 505, 506; extra digits 303
 HEIGHT = 56    # pixels of a digit in the pairs (MNIST's 20 scaled up)
 KINDS = ("pair", "part", "overcut")
 

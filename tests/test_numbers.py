@@ -199,3 +199,18 @@ def test_an_outlined_digit_is_one_mark():
     draw.text((30, 20), "8", font=face, fill=0, stroke_width=5, stroke_fill=255)
     found = marks_of(picture)
     assert len(found) == 1, [(m.x0, m.y0, m.w, m.h) for m in found]
+
+
+def test_the_confirm_set_is_the_test_sets_sources_drawn_afresh(tmp_path):
+    """The confirm set: the test set's typefaces and half of UCI's digits, no seed of another
+    set, and other pictures than the test set's."""
+    from mnist import extra, notdigits
+    from mnist.picturesets import devtest
+
+    assert devtest.font_files("confirm") == devtest.font_files("test")
+    seeds = [s + k for s in devtest.SEEDS.values() for k in (0, 1)]  # singles, numbers
+    assert len(set(seeds)) == len(seeds) and not {extra.SEED, notdigits.SEED} & set(seeds)
+    confirm = numbers.make_set(tmp_path / "confirm", "confirm", 12)
+    test = numbers.make_set(tmp_path / "test", "test", 12)
+    assert [n for _p, n in confirm] != [n for _p, n in test]
+    assert all(p.read_bytes() != q.read_bytes() for (p, _n), (q, _m) in zip(confirm, test))

@@ -1,7 +1,7 @@
 """Two sets of real-looking digit pictures from sources other than MNIST: one to tune on, one to
 report.
 
-    python -m mnist.picturesets.devtest OUT_DIR [--set dev|test] [--count 600]
+    python -m mnist.picturesets.devtest OUT_DIR [--set dev|test|confirm] [--count 600]
 
 Sources, split so that no font, writer or seed of the test set is in the development set:
 
@@ -12,6 +12,11 @@ Sources, split so that no font, writer or seed of the test set is in the develop
   drawn up smoothly; dev the first half, test the second), when scikit-learn is installed;
 * handwritten, a synthetic hand: strokes along digit skeletons with random jitter, slant, stroke
   width and proportions (``synthetic.handwritten``), with other seeds per set.
+
+A third set, ``confirm``, is drawn afresh from the test set's sources (its typeface families,
+the second half of UCI's digits) with a seed of its own: once the test set's errors have been
+looked at, its figures are no longer unseen, and the confirm set's still are, but for what those
+errors taught about the test set's sources.
 
 Each is presented as people present digits: a scan (dark on white, margins), a phone photo
 (small and off-centre in a large frame, uneven light, paper noise, blur, JPEG), light on dark, a
@@ -46,7 +51,8 @@ FONT_PACKAGES = ("fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-op
                  "fonts-crosextra-caladea fonts-humor-sans fonts-quicksand fonts-firacode "
                  "fonts-inconsolata fonts-jetbrains-mono fonts-sil-andika fonts-dancingscript")
 NOT_DIGITS = ("Dingbats", "Symbol", "D050000L", "Math", "Biolinum_K")  # "7" is not a seven (K: keycaps)
-SEEDS = {"dev": 101, "test": 202}
+FONT_FAMILIES["confirm"] = FONT_FAMILIES["test"]
+SEEDS = {"dev": 101, "test": 202, "confirm": 505}  # numbers: these + 1; extra digits 303
 PRESENTATIONS = ["scan", "photo", "light-on-dark", "small", "canvas", "cmyk", "transparent"]
 WEIGHTS = [0.2, 0.3, 0.12, 0.1, 0.1, 0.09, 0.09]
 
@@ -139,7 +145,7 @@ def glyph_of(digit: int, source: str, fonts, corpus, rng) -> Image.Image:
 
 
 def set_command(make, count: int, what: str, doc: str) -> None:
-    """``python -m ... OUT_DIR [--set dev|test] [--count N]``: write a set with ``make``."""
+    """``python -m ... OUT_DIR [--set dev|test|confirm] [--count N]``: write a set with ``make``."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("--set", choices=sorted(SEEDS), default="dev")

@@ -1,6 +1,6 @@
 """Pictures of numbers, for measuring ``predict.py --number``: a development and a test set.
 
-    python -m mnist.picturesets.numbers OUT_DIR [--set dev|test] [--count 300]
+    python -m mnist.picturesets.numbers OUT_DIR [--set dev|test|confirm] [--count 300]
 
 Each picture holds a number of 1 to 6 digits, from the same sources as the single-digit sets of
 ``devtest`` and split the same way (no typeface family, half of UCI's digits or seed of the test
