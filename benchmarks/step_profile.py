@@ -82,7 +82,6 @@ def worker(name: str, data: Path, batches: int) -> None:
     """In the child: the train_speed worker, with a mark before its timed batches."""
     import numpy as np
 
-    sys.path.insert(0, str(HERE))  # a sibling script, as train_speed.py imports its own
     import train_speed
 
     with np.load(data) as d:
@@ -138,7 +137,6 @@ def main() -> int:
     step_ms = 1e3 * batch / rate
     traced_ms = sum(ms for _n, ms, _r in rows)
 
-    sys.path.insert(0, str(HERE))
     from train_speed import flops_per_image
 
     flop = flops_per_image() * batch
