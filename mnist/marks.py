@@ -22,6 +22,7 @@ SPECK = 0.3        # marks this small both ways (x the digits' height) are speck
 FULL = 0.55        # a mark this tall (x the digits' height) is a digit; a shorter one a piece
 REACH = 0.3        # a piece joins a digit at most this far away (x the digits' height)
 LINE = 3.0         # a straight run this many times the tallest mark is a ruled line
+STACKED = 0.3      # marks one above the other share this much of the narrower one's columns
 THIN = 10          # ... and a line is at least this many times as long as it is thick
 
 
@@ -156,7 +157,7 @@ def join_stacked(marks: list[Mark]) -> list[Mark]:
         for i, a in enumerate(marks):
             for j in range(i + 1, len(marks)):
                 b = marks[j]
-                if (_overlap(a.x0, a.x1, b.x0, b.x1) >= 0.5 * min(a.w, b.w)
+                if (_overlap(a.x0, a.x1, b.x0, b.x1) >= STACKED * min(a.w, b.w)
                         and -0.5 * max(a.h, b.h) <= _overlap(a.y0, a.y1, b.y0, b.y1)
                         <= 0.3 * min(a.h, b.h)):
                     marks[i] = a.join(b)
