@@ -106,7 +106,7 @@ def main():
             files = write_pictures(images[:args.mnist_files], Path("work") / "eval-files", 28,
                                    "dark-on-white")
             print(f"--number agrees with the default mode on "
-                  f"{100 * agreement(model, [(f, None) for f in files]):.1f}% of "
+                  f"{100 * agreement(model, [(f, None) for f in files]):.2f}% of "
                   f"{len(files)} MNIST eval digits as picture files")
 
 

@@ -19,7 +19,7 @@ from scipy import ndimage
 SOLID = 0.35       # ink above this is a mark's body
 TINY = 0.02        # pieces with less area than this share of the largest one are dust
 SPECK = 0.3        # marks this small both ways (x the digits' height) are specks
-FULL = 0.55        # a mark this tall (x the digits' height) is a digit; a shorter one a piece
+FULL = 0.62        # a mark this tall (x the digits' height) is a digit; a shorter one a piece
 REACH = 0.3        # a piece joins a digit at most this far away (x the digits' height)
 LINE = 3.0         # a straight run this many times the tallest mark is a ruled line
 STACKED = 0.3      # marks one above the other share this much of the narrower one's columns
