@@ -35,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 MARK = "step-profile: timed batches start"
 
+import train_speed  # noqa: E402  (its workers and driver; it keeps the same starting environment)
+
 
 def conv_flop(desc: str) -> float:
     """Floating-point operations of a convolution from oneDNN's shape string, e.g.
@@ -66,29 +68,25 @@ def profile(lines: list[str], steps: int) -> list[tuple[str, float, float | None
     return rows
 
 
-def child(worker: str, data: Path, batches: int, verbose: bool) -> str:
-    env = {**START_ENV, "PYTHONPATH": str(REPO)}
-    if verbose:
-        env["ONEDNN_VERBOSE"] = "profile_exec"
-    cmd = [sys.executable, str(HERE / "step_profile.py"), "--worker", worker, "--data",
-           str(data), "--batches", str(batches)]
+def traced(data: Path, batches: int) -> list[str]:
+    """oneDNN's profile_exec lines of the fast preset's step after the warm-up, from a process
+    of its own started with the user's environment."""
+    env = {**START_ENV, "PYTHONPATH": str(REPO), "ONEDNN_VERBOSE": "profile_exec"}
+    cmd = [sys.executable, str(HERE / "step_profile.py"), "--worker", "--data", str(data),
+           "--batches", str(batches)]
     result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        sys.exit(f"step_profile.py: the {worker} worker failed: {result.stderr.strip()[-300:]}")
-    return result.stdout
+        sys.exit(f"step_profile.py: the profiled step failed: {result.stderr.strip()[-300:]}")
+    lines = result.stdout.splitlines()
+    return lines[lines.index(MARK) + 1:]
 
 
-def worker(name: str, data: Path, batches: int) -> None:
-    """In the child: the train_speed worker, with a mark before its timed batches."""
+def worker(data: Path, batches: int) -> None:
+    """In the child: train_speed's fast worker, with a mark before its timed batches."""
     import numpy as np
-
-    import train_speed
 
     with np.load(data) as d:
         images, labels = d["images"], d["labels"]
-    if name == "peak":
-        print(f"peak {train_speed.worker_peak(images, labels, batches)}")
-        return
     original = train_speed.timed
 
     def timed(step, count, batch_size=100):  # warm up as train_speed does, then mark
@@ -98,37 +96,31 @@ def worker(name: str, data: Path, batches: int) -> None:
         return original(lambda i: step(i + train_speed.WARMUP), count, batch_size)
 
     train_speed.timed = timed
-    rate = train_speed.worker_fast(images, labels, batches)
-    print(f"rate {rate}", flush=True)
+    train_speed.worker_fast(images, labels, batches)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batches", type=int, default=30)
     p.add_argument("--datafile", default="work/mnist.json.gz")
-    p.add_argument("--worker", choices=("fast", "peak"), help=argparse.SUPPRESS)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.worker, Path(args.data), args.batches)
+        worker(Path(args.data), args.batches)
         return 0
 
-    import numpy as np
-
-    from mnist.data import MnistDataset, build_datafile
     from mnist.flags import PRESETS
 
-    build_datafile(args.datafile)
-    train = MnistDataset("train", args.datafile)
     batch = PRESETS["fast"]["batch_size"]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "batches.npz"
-        np.savez(data, images=train.images[:10000], labels=train.labels[:10000])
-        peak = float(child("peak", data, args.batches, False).split()[-1])
-        plain = child("fast", data, args.batches, False)
-        rate = float(plain.strip().splitlines()[-1].split()[-1])
-        traced = child("fast", data, args.batches, True).splitlines()
-    timed_lines = traced[traced.index(MARK) + 1:]
+        train_speed.write_batches(args.datafile, data)
+        measured = [train_speed.measure(c, data, args.batches) for c in ("gemm-peak", "fast")]
+        if None in measured:
+            sys.exit("step_profile.py: a worker of train_speed.py failed (above)")
+        peak, rate = (m["images_per_s"] for m in measured)  # the peak's slot holds GFLOP/s
+        timed_lines = traced(data, args.batches)
     # the steps after the mark (train_speed.timed's own warm-up included): one forward pass
     # of the first convolution each
     steps = sum(1 for line in timed_lines if ",convolution," in line and ",exec," in line
@@ -136,10 +128,7 @@ def main() -> int:
     rows = profile(timed_lines, steps)
     step_ms = 1e3 * batch / rate
     traced_ms = sum(ms for _n, ms, _r in rows)
-
-    from train_speed import flops_per_image
-
-    flop = flops_per_image() * batch
+    flop = train_speed.flops_per_image() * batch
     print(f"the fast preset's step, batch {batch}: {step_ms:.2f} ms without the profiler "
           f"({rate:.0f} images/s, {flop / step_ms / 1e6:.0f} GFLOP/s, "
           f"{100 * flop / step_ms / 1e6 / peak:.0f}% of the GEMM peak, {peak:.0f} GFLOP/s)")

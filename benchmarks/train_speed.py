@@ -311,6 +311,18 @@ def threads_in_use(name: str) -> str:
 # The driver
 # ----------------------------------------------------------------------------------------------
 
+def write_batches(datafile: str, out: Path) -> None:
+    """The workers' data: the first 10000 real training images and their labels, in ``out``
+    (an .npz), from the lesson's data file (built if missing)."""
+    import numpy as np
+
+    from mnist.data import MnistDataset, build_datafile
+
+    build_datafile(datafile)
+    train = MnistDataset("train", datafile)
+    np.savez(out, images=train.images[:10000], labels=train.labels[:10000])
+
+
 def free_port() -> int:
     import socket
 
@@ -364,15 +376,9 @@ def main() -> int:
 
     import importlib.util
 
-    import numpy as np
-
     from mnist.cpu import use_fast_mkl_path
-    from mnist.data import MnistDataset, build_datafile
-
-    build_datafile(args.datafile)
     from mnist.flags import PRESETS
 
-    train = MnistDataset("train", args.datafile)
     contenders = ["gemm-peak", "lesson", "project-paddle", "project", "project-2p", "fast"]
     if use_fast_mkl_path({}):  # the project switches MKL's code path on this machine
         contenders.insert(1, "lesson-mkl")
@@ -388,7 +394,7 @@ def main() -> int:
     results: dict[str, list[dict]] = {c: [] for c in contenders}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "batches.npz"
-        np.savez(data, images=train.images[:10000], labels=train.labels[:10000])
+        write_batches(args.datafile, data)
         for r in range(args.repeats):
             for c in contenders:
                 m = measure(c, data, args.batches)
