@@ -22,8 +22,8 @@ SPECK = 0.3        # marks this small both ways (x the digits' height) are speck
 FULL = 0.62        # a mark this tall (x the digits' height) is a digit; a shorter one a piece
 REACH = 0.3        # a piece joins a digit at most this far away (x the digits' height)
 LINE = 3.0         # a straight run this many times the tallest mark is a ruled line
-STACKED = 0.3      # marks one above the other share this much of the narrower one's columns
 THIN = 10          # ... and a line is at least this many times as long as it is thick
+STACKED = 0.3      # marks one above the other share this much of the narrower one's columns
 
 
 @dataclass
