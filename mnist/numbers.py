@@ -6,9 +6,10 @@ on a page are handled as they are for one digit). Steps 1-3 find its digit-like 
 joined, specks dropped); then:
 
 4. a mark wider than a digit is read whole and cut into 2, 3, ... digits along seams that
-   cross the least ink; the reading kept is the one with the best score: the network's
-   probabilities (squared: SURE), times a prior on a digit's width over its height, times a
-   cost per cut;
+   cross the least ink, and along a straight thin stroke at either edge (a 1 leaning on its
+   neighbour, where the seam of least ink would cross the neighbour); the reading kept is the
+   one with the best score: the network's probabilities (squared: SURE), times a prior on a
+   digit's width over its height, times a cost per cut (less for a 1 cut along its stroke);
 5. a number's marks stand in one row (slanted or not): scattered blots are not a number;
 6. each digit's own ink, and nothing of its neighbours', goes through the single-digit steps
    (``pictures.digit_input``); a picture read as one digit is read as ``predict.py`` reads it
@@ -29,12 +30,16 @@ from mnist.pictures import ImageError, digit_input, picture_ink, preprocess_mnis
 WORK_SIZE = 768    # a number is analysed at most this large (longer side)
 MAX_DIGITS = 12
 WIDE = 0.7         # a mark wider than this (x its height) may be several digits touching
+PEEL = 0.45        # ... or, this wide, a 1 touching a digit
+STROKE = 0.2       # a 1's stroke is at most this thick (x its height)
+SPAN = 0.8         # ... and straight over this much of it
 ASPECT = 0.55      # a digit wider than this (x its height) is less likely the wider it is,
 SPREAD = 0.2       # ... by a normal law on the log of its width with this spread;
 ASPECT_ALONE = 0.55  # a mark alone in its picture, read whole, is as often one wide digit as two:
 SPREAD_ALONE = 0.35  # ... its law is wider
 NARROW = 0.5       # the spread for digits narrower than ASPECT (but a 1)
 CUT = 1.5          # a cut between touching digits costs this much (log scale): digits touch seldom
+CUT_ONE = 0.5      # ... but a 1 cut off along its own straight stroke costs this much
 STEP = 0.2         # a seam between touching digits pays this for each sideways step
 ROW = 0.6          # a number's digits stand in a row: centres at most this far from its line
 ALONE = 0.05       # a digit alone may have this much ink (x its own) about it: faint dust
@@ -106,8 +111,53 @@ def seams(mark: Mark) -> list[np.ndarray]:
     return paths
 
 
+def _left_stroke(mask: np.ndarray) -> np.ndarray | None:
+    """Where a straight stroke standing at the left edge of ``mask`` ends, a column per row
+    (a 1 touching the digit to its right), or None if the left edge is no such stroke: the
+    first ink run of each row, where it is thin, lies on a straight line from top to bottom."""
+    h, w = mask.shape
+    has = mask.any(axis=1)
+    first = np.argmax(mask, axis=1)
+    gap = np.pad(~mask & (np.arange(w)[None, :] >= first[:, None]), ((0, 0), (0, 1)),
+                 constant_values=True)
+    run = np.argmax(gap, axis=1) - first  # the first run's length
+    thick = np.median(run[has])
+    rows = np.flatnonzero(has & (run <= 1.6 * thick))
+    if thick > STROKE * h or len(rows) < 0.5 * h:
+        return None
+    centre = first + run / 2
+    # a line through the medians of the upper and the lower half (a flag, a foot or a
+    # neighbour's lowest stroke do not move it), then fitted to the rows near it
+    upper, lower = rows[rows < np.median(rows)], rows[rows >= np.median(rows)]
+    if len(upper) == 0:
+        return None
+    slope = ((np.median(centre[lower]) - np.median(centre[upper]))
+             / max(np.median(lower) - np.median(upper), 1))
+    offset = np.median(centre[upper]) - slope * np.median(upper)
+    for _ in range(2):
+        rows = rows[np.abs(centre[rows] - (slope * rows + offset)) <= 0.5 * thick]
+        if len(rows) < 0.5 * h:
+            return None
+        slope, offset = np.polyfit(rows, centre[rows], 1)
+    on = np.abs(first - (slope * np.arange(h) + offset)) <= thick
+    if abs(slope) > 0.4 or rows.max() - rows.min() < SPAN * h or on.mean() < SPAN:
+        return None
+    path = np.ceil(slope * np.arange(h) + offset + thick / 2 + 1).astype(np.int64)
+    if np.median(path) > w - 0.3 * h:  # nothing to its right: a 1 alone
+        return None
+    return np.clip(path, 1, w - 1)
+
+
+def stroke_seams(mark: Mark) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Seams along a straight stroke at the left and at the right edge of ``mark`` (a 1
+    touching its neighbour, where the seam of least ink would cross the neighbour instead),
+    or None where there is no such stroke."""
+    right = _left_stroke(mark.mask[:, ::-1])
+    return _left_stroke(mark.mask), None if right is None else mark.w - right
+
+
 def shape_score(part: Mark, height: int, digit: int, aspect_mean: float = 0.55,
-                wide_spread: float = 0.2) -> float:
+                wide_spread: float = 0.2, cut: float = CUT) -> float:
     """How much ``part`` looks like one digit by its shape alone (log scale, 0 = fully): the
     log of its width over its height is taken as normal around ``aspect_mean``, with spread
     ``wide_spread`` for wider and NARROW for narrower ones (a 1 may be as narrow as it likes);
@@ -115,14 +165,19 @@ def shape_score(part: Mark, height: int, digit: int, aspect_mean: float = 0.55,
     aspect = max(part.w, 1) / height
     spread = wide_spread if aspect > aspect_mean else NARROW if digit != 1 else np.inf
     score = -0.5 * (np.log(aspect / aspect_mean) / spread) ** 2
-    return score - 3.0 * (part.h < TALL * height) - CUT
+    return score - 3.0 * (part.h < TALL * height) - cut
 
 
-def readings(mark: Mark) -> tuple[int, list[tuple[int, int, Mark]]]:
+def readings(mark: Mark) -> tuple[int, list[tuple[int, int, Mark, bool]]]:
     """(n, parts): the number of seams ``mark`` may be cut along (its two sides included),
-    and the parts between any two of them, (i, j, part), that could be one digit."""
+    and the parts between any two of them, (i, j, part, stroke), that could be one digit;
+    ``stroke``: the part is a straight stroke at the mark's edge, cut along it."""
     sides = [np.zeros(mark.h, np.int64), np.full(mark.h, mark.w, np.int64)]
-    edges = sides[:1] + (seams(mark) if mark.w > WIDE * mark.h else []) + sides[1:]
+    cuts = seams(mark) if mark.w > WIDE * mark.h else []
+    left, right = stroke_seams(mark) if mark.w > PEEL * mark.h else (None, None)
+    strokes = [s for s in (left, right) if s is not None]
+    cuts = [c for c in cuts if all(abs(np.median(c - s)) > 0.1 * mark.h for s in strokes)]
+    edges = sides[:1] + sorted(cuts + strokes, key=np.median) + sides[1:]
     parts = []
     for i in range(len(edges)):
         for j in range(i + 1, len(edges)):
@@ -130,7 +185,9 @@ def readings(mark: Mark) -> tuple[int, list[tuple[int, int, Mark]]]:
             if whole or np.median(edges[j] - edges[i]) <= 2.5 * mark.h:
                 part = mark if whole else mark.between(edges[i], edges[j])
                 if part is not None:
-                    parts.append((i, j, part))
+                    stroke = ((i == 0 and edges[j] is left)
+                              or (j == len(edges) - 1 and edges[i] is right))
+                    parts.append((i, j, part, stroke))
     return len(edges), parts
 
 
@@ -153,7 +210,7 @@ def read_marks(ink: np.ndarray, marks: list[Mark], classify):
     ``classify``: inputs [N, 1, 28, 28] -> probabilities [N, 10]."""
     solid = ink > SOLID
     options = [readings(m) for m in marks]
-    flat = [part for _n, parts in options for _i, _j, part in parts]
+    flat = [part for _n, parts in options for _i, _j, part, _s in parts]
     inputs = []
     for part in flat:
         try:
@@ -166,10 +223,12 @@ def read_marks(ink: np.ndarray, marks: list[Mark], classify):
         # a mark alone in its picture, read whole, may be one wide digit; its parts are digits
         # of a number, as are all the marks of a row
         laws = [(ASPECT_ALONE, SPREAD_ALONE) if part is mark and len(marks) == 1
-                else (ASPECT, SPREAD) for _i, _j, part in parts]
+                else (ASPECT, SPREAD) for _i, _j, part, _s in parts]
+        digits = probs[k:k + len(parts)].argmax(axis=1)
         scores = [SURE * float(np.log(max(probs[k + n].max(), 1e-12)))
-                  + shape_score(part, mark.h, int(probs[k + n].argmax()), *laws[n])
-                  for n, (_i, _j, part) in enumerate(parts)]
+                  + shape_score(part, mark.h, int(digits[n]), *laws[n],
+                                CUT_ONE if stroke and digits[n] == 1 else CUT)
+                  for n, (_i, _j, part, stroke) in enumerate(parts)]
         read += [(parts[n][2], inputs[k + n], probs[k + n])
                  for n in best_reading(n_edges, parts, scores)]
         k += len(parts)

@@ -214,3 +214,24 @@ def test_the_confirm_set_is_the_test_sets_sources_drawn_afresh(tmp_path):
     test = numbers.make_set(tmp_path / "test", "test", 12)
     assert [n for _p, n in confirm] != [n for _p, n in test]
     assert all(p.read_bytes() != q.read_bytes() for (p, _n), (q, _m) in zip(confirm, test))
+
+
+def test_a_1_touching_its_neighbour_is_cut_off_along_its_stroke():
+    """A 1 leaning on a 0 (overlapping it from top to middle): the seam of least ink would
+    cross the 0, so the cut follows the 1's own straight stroke and leaves the 1 whole. A
+    0 alone, its left side curved, offers no such cut."""
+    from mnist.numbers import readings, stroke_seams
+
+    picture = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(picture)
+    draw.line((40, 20, 30, 180), fill=0, width=12)
+    draw.ellipse((38, 18, 150, 182), outline=0, width=12)
+    (mark,) = marks_of(picture)
+    left, right = stroke_seams(mark)
+    assert left is not None and right is None
+    ones = [part for _i, _j, part, stroke in readings(mark)[1] if stroke]
+    assert len(ones) == 1 and ones[0].w <= 30 and ones[0].h >= 0.9 * mark.h, ones
+
+    zero = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(zero).ellipse((38, 18, 150, 182), outline=0, width=12)
+    assert stroke_seams(marks_of(zero)[0]) == (None, None)
