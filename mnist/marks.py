@@ -137,9 +137,11 @@ def _a_line_end(piece: Mark, found, shape) -> bool:
     for s, own, along, spans in found:
         if spans or min(piece.w, piece.h) > 2 * own.sum() / along:
             continue
-        line = np.zeros(shape, bool)
-        line[s] = own
-        if (line[y0:y1, x0:x1] & mine).any():
+        top, bottom = max(s[0].start, y0), min(s[0].stop, y1)  # where the two boxes meet
+        left, right = max(s[1].start, x0), min(s[1].stop, x1)
+        if top < bottom and left < right and (
+                own[top - s[0].start:bottom - s[0].start, left - s[1].start:right - s[1].start]
+                & mine[top - y0:bottom - y0, left - x0:right - x0]).any():
             return True
     return False
 
