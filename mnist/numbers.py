@@ -130,13 +130,15 @@ def _left_stroke(mask: np.ndarray) -> np.ndarray | None:
     first ink run of each row, where it is thin, lies on a straight line from top to bottom."""
     h, w = mask.shape
     has = mask.any(axis=1)
+    if has.sum() < 4:  # a few rows of ink: no line to speak of
+        return None
     first = np.argmax(mask, axis=1)
     before = np.arange(w)[None, :] < first[:, None]
     paper = ~(mask | before)  # paper after each row's first ink
     run = np.where(paper.any(axis=1), np.argmax(paper, axis=1), w) - first
     thick = _middle(run[has])
     rows = np.flatnonzero(has & (run <= 1.6 * thick))
-    if thick > STROKE * h or len(rows) < 0.5 * h:
+    if thick > STROKE * h or len(rows) < max(0.5 * h, 4):
         return None
     centre = first + run / 2
     # a line through the medians of the upper and the lower half (a flag, a foot or a

@@ -235,3 +235,5 @@ def test_a_1_touching_its_neighbour_is_cut_off_along_its_stroke():
     zero = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(zero).ellipse((38, 18, 150, 182), outline=0, width=12)
     assert stroke_seams(marks_of(zero)[0]) == (None, None)
+    from mnist.marks import Mark
+    assert stroke_seams(Mark(0, 0, 3, 2, np.ones((3, 2), bool))) == (None, None)  # a dot
