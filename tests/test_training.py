@@ -272,11 +272,12 @@ def test_fast_preset_reaches_99_percent_in_one_and_a_half_epochs(tmp_path_factor
 
 def test_the_lessons_steps_are_the_same_whichever_convolution_runs(datafile):
     """The oneDNN operator that makes a step fast computes what Paddle's own layers compute:
-    from the same parameters, 40 of the lesson's steps (SGD lr 0.01, batches of 100 of the real
-    data) give the same losses and parameters with either, to float rounding. The starting
-    parameters are seeded: from some random starts a unit sits on relu's edge, and there the two
-    kernels' last-bit differences grow over 40 steps (seen: 7e-5 from one start, 8e-6 from
-    this one); a test of the kernels must not depend on the draw."""
+    along 40 of the lesson's steps (SGD lr 0.01, batches of 100 of the real data), each step
+    taken from the same parameters with either gives the same loss and the same parameters, to
+    float rounding. Each step starts from Paddle's parameters: two runs left to go their own
+    ways part after a few dozen steps (a unit on relu's edge, a tie in max pooling turn a
+    last-bit difference into a 1e-2 one: seen on one CPU after 40 steps, on another not),
+    which says nothing of the kernels."""
     from mnist.data import load_split
     from mnist.losses import LOSSES
     from mnist.optim import epoch_order, make_optimizer
@@ -287,23 +288,23 @@ def test_the_lessons_steps_are_the_same_whichever_convolution_runs(datafile):
     cfg = {"schedule": "constant", "lr": 0.01, "epochs": 1, "optimizer": "sgd",
            "momentum": 0.9, "weight_decay": 0.0}
     paddle.seed(4)
-    start = MNIST().state_dict()
-    runs = []
-    for conv in ("onednn", "paddle"):
-        model = MNIST(conv=conv)
-        model.set_state_dict(start)
-        assert (model.fast_block is not None) == (conv == "onednn")
-        optimizer, _ = make_optimizer(cfg, model, steps_per_epoch=40)
-        losses = [float(train_step(model, optimizer, None, LOSSES["cross_entropy"].loss,
-                                   images[np.sort(order[b * 100:(b + 1) * 100])],
-                                   labels[np.sort(order[b * 100:(b + 1) * 100])]))
-                  for b in range(40)]
-        runs.append((np.array(losses), {k: v.numpy() for k, v in model.state_dict().items()}))
-    (fast, fast_params), (plain, plain_params) = runs
-    assert fast[-1] < 0.8 * fast[0]  # it learned
-    np.testing.assert_allclose(fast, plain, rtol=1e-4)
-    for k in fast_params:
-        np.testing.assert_allclose(fast_params[k], plain_params[k], rtol=1e-3, atol=1e-5)
+    models = {conv: MNIST(conv=conv) for conv in ("paddle", "onednn")}
+    assert models["onednn"].fast_block is not None and models["paddle"].fast_block is None
+    optimizers = {conv: make_optimizer(cfg, m, steps_per_epoch=40)[0] for conv, m in models.items()}
+    losses = []
+    for b in range(40):
+        models["onednn"].set_state_dict(models["paddle"].state_dict())
+        idx = np.sort(order[b * 100:(b + 1) * 100])
+        step = {conv: float(train_step(m, optimizers[conv], None, LOSSES["cross_entropy"].loss,
+                                       images[idx], labels[idx]))
+                for conv, m in models.items()}
+        np.testing.assert_allclose(step["onednn"], step["paddle"], rtol=1e-5)
+        fast, plain = (models[c].state_dict() for c in ("onednn", "paddle"))
+        for k in plain:
+            np.testing.assert_allclose(fast[k].numpy(), plain[k].numpy(), rtol=1e-3, atol=1e-5,
+                                       err_msg=f"step {b}, {k}")
+        losses.append(step["paddle"])
+    assert losses[-1] < 0.8 * losses[0]  # it learned
 
 
 def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, datafile):
