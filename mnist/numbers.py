@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from mnist.marks import SOLID, Mark, find_marks
-from mnist.pictures import ImageError, digit_input, picture_ink, preprocess_mnist
+from mnist.pictures import ImageError, digit_input, median, picture_ink, preprocess_mnist
 
 WORK_SIZE = 768    # a number is analysed at most this large (longer side)
 MAX_DIGITS = 12
@@ -119,11 +119,6 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float((sy - slope * sx) / n)
 
 
-def _middle(values: np.ndarray) -> float:
-    """The median (the upper one of an even count): quicker than np.median on a few values."""
-    return float(np.sort(values)[len(values) // 2])
-
-
 def _left_stroke(mask: np.ndarray) -> np.ndarray | None:
     """Where a straight stroke standing at the left edge of ``mask`` ends, a column per row
     (a 1 touching the digit to its right), or None if the left edge is no such stroke: the
@@ -136,7 +131,7 @@ def _left_stroke(mask: np.ndarray) -> np.ndarray | None:
     before = np.arange(w)[None, :] < first[:, None]
     paper = ~(mask | before)  # paper after each row's first ink
     run = np.where(paper.any(axis=1), np.argmax(paper, axis=1), w) - first
-    thick = _middle(run[has])
+    thick = median(run[has])
     rows = np.flatnonzero(has & (run <= 1.6 * thick))
     if thick > STROKE * h or len(rows) < max(0.5 * h, 4):
         return None
@@ -144,9 +139,9 @@ def _left_stroke(mask: np.ndarray) -> np.ndarray | None:
     # a line through the medians of the upper and the lower half (a flag, a foot or a
     # neighbour's lowest stroke do not move it), then fitted to the rows near it
     upper, lower = rows[:len(rows) // 2], rows[len(rows) // 2:]
-    slope = ((_middle(centre[lower]) - _middle(centre[upper]))
+    slope = ((median(centre[lower]) - median(centre[upper]))
              / max(lower[len(lower) // 2] - upper[len(upper) // 2], 1))
-    offset = _middle(centre[upper]) - slope * upper[len(upper) // 2]
+    offset = median(centre[upper]) - slope * upper[len(upper) // 2]
     for _ in range(2):
         rows = rows[np.abs(centre[rows] - (slope * rows + offset)) <= 0.5 * thick]
         if len(rows) < 0.5 * h:
@@ -156,7 +151,7 @@ def _left_stroke(mask: np.ndarray) -> np.ndarray | None:
     if abs(slope) > 0.4 or rows[-1] - rows[0] < SPAN * h or on.mean() < SPAN:
         return None
     path = np.ceil(slope * np.arange(h) + offset + thick / 2 + 1).astype(np.int64)
-    if _middle(path) > w - 0.3 * h:  # nothing to its right: a 1 alone
+    if median(path) > w - 0.3 * h:  # nothing to its right: a 1 alone
         return None
     return np.clip(path, 1, w - 1)
 
@@ -189,13 +184,13 @@ def readings(mark: Mark) -> tuple[int, list[tuple[int, int, Mark, bool]]]:
     cuts = seams(mark) if mark.w > WIDE * mark.h else []
     left, right = stroke_seams(mark) if mark.w > PEEL * mark.h else (None, None)
     strokes = [s for s in (left, right) if s is not None]
-    cuts = [c for c in cuts if all(abs(np.median(c - s)) > 0.1 * mark.h for s in strokes)]
-    edges = sides[:1] + sorted(cuts + strokes, key=np.median) + sides[1:]
+    cuts = [c for c in cuts if all(abs(median(c - s)) > 0.1 * mark.h for s in strokes)]
+    edges = sides[:1] + sorted(cuts + strokes, key=median) + sides[1:]
     parts = []
     for i in range(len(edges)):
         for j in range(i + 1, len(edges)):
             whole = (i, j) == (0, len(edges) - 1)
-            if whole or np.median(edges[j] - edges[i]) <= 2.5 * mark.h:
+            if whole or median(edges[j] - edges[i]) <= 2.5 * mark.h:
                 part = mark if whole else mark.between(edges[i], edges[j])
                 if part is not None:
                     stroke = ((i == 0 and edges[j] is left)

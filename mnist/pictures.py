@@ -122,9 +122,9 @@ def _box3(a: np.ndarray) -> np.ndarray:
     return c
 
 
-def _median(a: np.ndarray) -> float:
+def median(a: np.ndarray) -> float:
     """np.median of a 1-D array, by one partial sort (numpy's own has more overhead than work
-    on the small arrays here)."""
+    on the small arrays here; ``mnist.numbers`` uses it too)."""
     n = len(a)
     part = np.partition(a, [(n - 1) // 2, n // 2])
     return float(0.5 * (part[(n - 1) // 2] + part[n // 2]))
@@ -206,8 +206,8 @@ def _surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
     gx = (np.arange(0, w, step, dtype=np.float32) / w - 0.5)[None, :]
     coarse = np.stack([t.reshape(-1) for t in np.broadcast_arrays(*basis(gy, gx))], -1)
     values = gray[::step, ::step].reshape(-1)
-    median = _median(values)
-    keep = values >= median - 0.5 * (median - np.percentile(values, 0.5))
+    middle = median(values)
+    keep = values >= middle - 0.5 * (middle - np.percentile(values, 0.5))
     for _ in range(5):
         b = coarse[keep]  # least squares by the 6x6 normal equations (lstsq's SVD is slower)
         coef = np.linalg.solve(b.T @ b + 1e-6 * np.eye(6), b.T @ values[keep])
@@ -227,7 +227,7 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     paper, 1 in the strokes' core, linear in between."""
     smooth = _box3(gray)
     border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
-    paper = _median(border)  # the paper reaches the picture's edges; the digit rarely does
+    paper = median(border)  # the paper reaches the picture's edges; the digit rarely does
     if smooth.max() - paper > paper - smooth.min():  # the ink is lighter than the paper
         gray, border, paper = 1.0 - gray, 1.0 - border, 1.0 - paper  # work on the negative
     if np.abs(border - paper).max() < 0.02:  # flat, evenly lit paper (a drawing, a clean scan)
