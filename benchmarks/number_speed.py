@@ -6,7 +6,9 @@ number, after start-up, with each kind of model.
 The photo is 1200x800 pixels, JPEG, the number 2026 typed in DejaVu Sans under uneven light
 (made here, deterministically). Each model runs in its own fresh process, started with the
 environment this script was started with; each process reads the photo 5 times to warm up,
-then 50 times, and prints the median and the 90th percentile in milliseconds.
+then 50 times, and prints the median and the 90th percentile in milliseconds. Each runs twice:
+with glibc keeping freed memory for reuse, as predict.py and the app set it up
+(``cpu.keep_freed_memory``), and without (``plain``), alternately, --rounds times.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import numpy as np
 from mnist.inference import load_predictor, predict_arrays
 from mnist.numbers import WORK_SIZE, number_of, read_number
 from mnist.pictures import open_image
+if sys.argv[3] == "keep":  # as predict.py and the app do
+    from mnist.cpu import keep_freed_memory
+    keep_freed_memory()
 model = load_predictor(sys.argv[1])
 def once():
     return number_of(read_number(open_image(sys.argv[2], WORK_SIZE),
@@ -34,7 +39,7 @@ for _ in range(5):
 times = []
 for _ in range(50):
     start = time.perf_counter(); once(); times.append(1000 * (time.perf_counter() - start))
-print(f"{model.kind:<18} read {number}: median {np.median(times):.1f} ms, "
+print(f"{model.kind:<9} {sys.argv[3]:<6} read {number}: median {np.median(times):.1f} ms, "
       f"90th percentile {np.percentile(times, 90):.1f} ms")
 """
 
@@ -58,16 +63,18 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--onnx", default="work/export/mnist.onnx")
     p.add_argument("--params", default="work/robust.pdparams")
+    p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args()
     photo = Path("work") / "number-photo-2026.jpg"
     photo.parent.mkdir(exist_ok=True)
     make_photo(photo)
-    for model in (args.onnx, args.params):
-        if not Path(model).exists():
-            print(f"{model}: missing (python export.py writes mnist.onnx; train.py a .pdparams)")
-            continue
-        subprocess.run([sys.executable, "-c", CHILD, model, str(photo)], env=START_ENV,
-                       check=True)
+    models = [m for m in (args.onnx, args.params) if Path(m).exists()
+              or print(f"{m}: missing (python export.py writes mnist.onnx; train.py a .pdparams)")]
+    for _ in range(args.rounds):
+        for model in models:
+            for memory in ("keep", "plain"):
+                subprocess.run([sys.executable, "-c", CHILD, model, str(photo), memory],
+                               env=START_ENV, check=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from PIL import Image
 
 from mnist import cli
 from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, DEFAULT_RUNS, DEFAULT_WORK, CliError, Parser
+from mnist.cpu import keep_freed_memory
 from mnist.losses import predicted_digits
 from mnist.numbers import WORK_SIZE, boxes_picture, number_of, read_number
 from mnist.pictures import ImageError, input_picture, open_image, preprocess_mnist
@@ -292,6 +293,7 @@ def main(argv=None) -> int:
 
 def serve(argv) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # as predict.py: the picture steps' temporaries reused
     try:
         import gradio  # noqa: F401
     except ImportError as exc:

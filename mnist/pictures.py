@@ -193,9 +193,8 @@ def _surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
     """(surface, noise): a smooth quadratic surface fitted to the picture on a coarse grid (the
     paper and its uneven lighting), and the spread of the paper around it.
 
-    The fit is repeated on the pixels near it, so that the ink, dark and a minority, does not
-    pull it: it starts from the lighter half of the picture and keeps the pixels that are not
-    darker than it (the paper under the ink)."""
+    The fit is repeated on the pixels near it so that the ink does not pull it: it starts from
+    the lighter half of the picture and keeps the pixels not darker than it (the paper)."""
     h, w = gray.shape
     step = -(-max(h, w) // 32)  # a grid of at most 32x32 points is plenty for a smooth surface
 
@@ -219,8 +218,7 @@ def _surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
     y = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None]
     x = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
     c = coef.astype(np.float32)  # the basis' terms, summed as a column, a row and x * y
-    surface = (c[5] * y) * x
-    surface += c[0] + c[2] * y + c[4] * (y * y)
+    surface = (c[5] * y) * x + (c[0] + c[2] * y + c[4] * (y * y))
     surface += c[1] * x + c[3] * (x * x)
     return surface, spread
 
@@ -286,11 +284,11 @@ def _fine(crop: np.ndarray) -> np.ndarray:
 def even_strokes(crop: np.ndarray) -> np.ndarray:
     """The cropped ink with its stroke width brought into MNIST's range (unchanged when it is
     inside). Returns the crop itself, or a version FINE pixels on its longer side."""
-    width = stroke_width(_fine(crop))
+    width = stroke_width(fine := _fine(crop))
     low, high = STROKE_RANGE
     if low <= width <= high or width == 0:
         return crop
-    fine = _pad(_fine(crop), 8)  # room for the strokes to grow
+    fine = _pad(fine, 8)  # room for the strokes to grow
     target = STROKE_TARGET[0] if width < low else STROKE_TARGET[1]
     steps = min(round(abs(target - width) * FINE / 2), 8)
     if steps:

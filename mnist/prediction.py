@@ -18,6 +18,7 @@ import numpy as np
 
 from mnist import cli
 from mnist.cli import DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
+from mnist.cpu import keep_freed_memory
 from mnist.losses import predicted_digits
 from mnist.numbers import WORK_SIZE, boxes_picture, number_of, read_number
 from mnist.pictures import (IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input,
@@ -195,6 +196,7 @@ def main(argv=None) -> int:
 
 def predict(argv) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # the picture steps' large temporaries: reused, not faulted in again
     if args.top_k < 1 or args.top_k > 10:
         raise CliError(f"--top-k must be between 1 and 10, not {args.top_k}")
     if not os.path.exists(args.model):
