@@ -48,13 +48,12 @@ class ImageError(Exception):
 
 def open_image(path, work_size: int = WORK_SIZE) -> Image.Image:
     """Open and fully decode a picture (the first frame of an animation); a JPEG is decoded
-    at the smallest scale still ``work_size`` pixels on its longer side."""
+    at the smallest scale still ``work_size`` pixels on each side."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
-            side = max(image.size)  # JPEG: decoded at reduced size, much faster
-            image.draft("L", tuple(max(1, work_size * n // side) for n in image.size))
+            image.draft("L", (work_size, work_size))  # JPEG: decode at reduced size, much faster
             image.seek(0)
             image.load()
     except Image.DecompressionBombError as exc:
