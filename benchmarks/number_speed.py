@@ -68,8 +68,9 @@ def main():
     photo = Path("work") / "number-photo-2026.jpg"
     photo.parent.mkdir(exist_ok=True)
     make_photo(photo)
-    models = [m for m in (args.onnx, args.params) if Path(m).exists()
-              or print(f"{m}: missing (python export.py writes mnist.onnx; train.py a .pdparams)")]
+    models = [m for m in (args.onnx, args.params) if Path(m).exists()]
+    for missing in {args.onnx, args.params} - set(models):
+        print(f"{missing}: missing (python export.py writes mnist.onnx; train.py a .pdparams)")
     for _ in range(args.rounds):
         for model in models:
             for memory in ("keep", "plain"):

@@ -74,8 +74,8 @@ def keep_freed_memory(size: int = 64 << 20, environ=os.environ) -> bool:
     distorting a batch took 3.4 ms with the oneDNN operator (whose buffers are never freed, so
     the limit never rose) against 1.8 ms with a raised limit (benchmarks/augment_cost.py). The
     picture steps of predict.py and the app (a photo's ink map and its temporaries, 1.5 MiB
-    each) gain as much: reading a number in a 1200x800 photo took about 28 ms without it and
-    about 22 ms with it (benchmarks/number_speed.py runs both).
+    each) gain too: reading a number in a 1200x800 photo took 24.5-30.9 ms without it and
+    18.5-24.3 ms with it (medians of three alternate runs; benchmarks/number_speed.py runs both).
     Not over the user's own ``MALLOC_MMAP_THRESHOLD_``; False where it does not apply (a C
     library without ``mallopt``)."""
     if MMAP_SWITCH in environ:

@@ -217,7 +217,7 @@ def _surface(gray: np.ndarray) -> tuple[np.ndarray, float]:
             break
     y = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None]
     x = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
-    c = coef.astype(np.float32)  # the basis' terms, summed as a column, a row and x * y
+    c = coef.astype(np.float32)  # basis()'s 1, x, y, xx, yy, xy: a column, a row and x * y
     surface = (c[5] * y) * x + (c[0] + c[2] * y + c[4] * (y * y))
     surface += c[1] * x + c[3] * (x * x)
     return surface, spread
