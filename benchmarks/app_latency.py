@@ -45,7 +45,8 @@ def main():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--work", args.work],
-                              cwd=REPO, env=ENV, stdout=open("work/app-bench.log", "w"), stderr=subprocess.STDOUT)
+                              cwd=REPO, env=ENV, stdout=open("work/app-bench.log", "w"),
+                              stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(240):

@@ -20,7 +20,6 @@ import time
 import numpy as np
 
 
-
 def per_batch_ms(fn, batches: int) -> float:
     fn(0)  # warm-up
     start = time.perf_counter()

@@ -20,6 +20,7 @@ import numpy as np
 
 from mnist.picturesets.mnist_files import POLARITIES, SIZES, read_inputs, write_pictures
 
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", nargs="+", default=["work/mnist.pdparams"])

@@ -3,7 +3,7 @@
     python benchmarks/number_accuracy.py [--set dev|test|confirm] [--count 300] [--singles N]
         [--mnist-files N] [--params work/robust.pdparams ...]
 
-Makes the set of number pictures (``mnist/picturesets/numbers.py``: typefaces of the set's own
+Makes the set of number pictures (``mnist/picturesets/number_sets.py``: typefaces of the set's own
 families, UCI's handwriting of its half, a synthetic hand; spaced and touching; photos, scans,
 small on a page, light on dark, ruled paper) in work/numbers-<set>/, reads each picture as
 ``predict.py --number`` does, and prints for each model and each kind of picture the share of
@@ -26,7 +26,7 @@ from mnist.data import load_split
 from mnist.inference import load_predictor, predict_arrays
 from mnist.numbers import WORK_SIZE, number_of, read_number
 from mnist.pictures import ImageError, load_input, open_image
-from mnist.picturesets import devtest, numbers
+from mnist.picturesets import devtest, number_sets
 from mnist.picturesets.mnist_files import write_pictures
 
 
@@ -83,7 +83,7 @@ def main():
     p.add_argument("--wrong", action="store_true", help="list the pictures read wrong")
     args = p.parse_args()
     folder = Path("work") / f"numbers-{args.set}"
-    pictures = numbers.make_set(folder, args.set, args.count)
+    pictures = number_sets.make_set(folder, args.set, args.count)
     for params in args.params:
         model = load_predictor(params)
         start = time.perf_counter()

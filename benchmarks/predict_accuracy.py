@@ -15,9 +15,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from mnist.picturesets.devtest import make_set
-
 from mnist.pictures import ImageError, load_input
+from mnist.picturesets.devtest import make_set
 
 
 def read_all(pictures, pipeline):

@@ -123,10 +123,10 @@ def worker_lesson(images, labels, batches):
 def worker_project(images, labels, batches, conv="onednn"):
     import paddle
 
+    from mnist.cluster import Cluster
     from mnist.cpu import keep_freed_memory, set_threads
     from mnist.losses import LOSSES
     from mnist.model import MNIST
-    from mnist.cluster import Cluster
     from mnist.training import train_step
 
     global THREADS_SET, CONV_USED
@@ -186,6 +186,7 @@ def worker_torchfast(images, labels, batches):
     """The same recipe's step in PyTorch eager (benchmarks/torch_mnist.py's --recipe fast)."""
     import torch
     import torch.nn.functional as F
+
     from torch_mnist import RECIPES, Net, make_optimizer
 
     torch.manual_seed(0)
@@ -235,6 +236,7 @@ def _torch_model_and_step(images, labels, rank=0, world=1):
     of a batch of 100 (DDP-wrapped when world > 1)."""
     import torch
     import torch.nn.functional as F
+
     from torch_mnist import Net  # benchmarks/torch_mnist.py: the network in PyTorch
 
     torch.manual_seed(0)
@@ -351,7 +353,7 @@ def measure(contender: str, data: Path, batches: int) -> dict | None:
     else:
         result = subprocess.run([sys.executable, *me], cwd=REPO, capture_output=True, text=True,
                                 env=env)
-    lines = [l for l in result.stdout.splitlines() if l.startswith("{\"images_per_s\"")]
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("{\"images_per_s\"")]
     if result.returncode != 0 or not lines:
         print(f"  {contender}: failed ({result.returncode}): {result.stderr.strip()[-300:]}",
               file=sys.stderr)

@@ -26,10 +26,10 @@ from PIL import Image
 from mnist import cli
 from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, DEFAULT_RUNS, DEFAULT_WORK, CliError, Parser
 from mnist.cpu import keep_freed_memory
+from mnist.inference import ModelError, load_predictor, probabilities
 from mnist.losses import predicted_digits
 from mnist.numbers import WORK_SIZE, boxes_picture, number_of, read_number
 from mnist.pictures import ImageError, input_picture, open_image, preprocess_mnist
-from mnist.inference import ModelError, load_predictor, probabilities
 from mnist.rundir import MODEL, REPORT, RunDir
 
 MAX_UPLOAD = "20mb"

@@ -15,6 +15,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Where things go unless a flag says otherwise, for every command.
 DEFAULT_DATAFILE = "work/mnist.json.gz"   # the lesson's data file
 DEFAULT_PARAMS = "work/mnist.pdparams"    # the trained parameters
+ROBUST_PARAMS = "work/robust.pdparams"    # --preset robust's, read by predict.py --number
 DEFAULT_RUNS = "work/runs"                # run directories
 DEFAULT_EXPORT = "work/export"            # export.py's models
 DEFAULT_WORK = "work"                     # what the app lists
@@ -50,6 +51,25 @@ def explicit_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
     finally:
         for action, default in saved:
             action.default = default
+
+
+def check_writable(path, flag: str) -> None:
+    """Fail before any work when ``path`` cannot be written as a file: it is a folder, or a
+    part of the way to it is a file, or the folder it would go in is not writable."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise CliError(f"{flag} {path} is a folder; name a file in it, e.g. "
+                       f"{flag} {path / 'mnist.pdparams'}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"{flag} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"{flag} {path}: the folder {folder} is not writable")
 
 
 def error(prog: str, message: str) -> None:

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -260,8 +261,9 @@ def load_split(mode: str, datafile=DEFAULT_DATAFILE) -> tuple[np.ndarray, np.nda
                 with np.load(cache) as npz:
                     if np.array_equal(npz["source"], _signature(datafile)):
                         return npz[f"{mode}_images"], npz[f"{mode}_labels"]
-            except (OSError, ValueError, KeyError, zlib.error, EOFError):
-                pass  # a damaged cache is rebuilt like a stale one
+            except (OSError, ValueError, KeyError, zlib.error, EOFError, zipfile.BadZipFile):
+                # a damaged cache (cut short by a full disk or a copy) is rebuilt from the JSON
+                print(f"{cache} is damaged; rebuilding it from {datafile}", file=sys.stderr)
         if attempt == 0:
             arrays = parse_json(datafile)
             try:

@@ -97,8 +97,8 @@ def write_models(model, folder: Path, opset: int, with_onnx: bool) -> list[Path]
 
 def check(model, files: list[Path], images: np.ndarray) -> list[str]:
     """Compare each exported model with the eager one; a line per model, or CliError."""
-    from mnist.losses import predicted_digits
     from mnist.inference import EagerPredictor, load_predictor
+    from mnist.losses import predicted_digits
 
     reference = EagerPredictor(model).outputs(images)
     lines = []
@@ -130,8 +130,8 @@ def replace_folder(new: Path, out: Path) -> None:
 
 def export(args) -> int:
     from mnist.data import DataError, build_datafile, load_split
-    from mnist.params import UnsafeFileError
     from mnist.inference import load_model
+    from mnist.params import UnsafeFileError
 
     params, out = Path(args.params), Path(args.out)
     if not params.is_file():

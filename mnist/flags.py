@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, CliError, Parser
+from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, ROBUST_PARAMS, CliError, Parser
 from mnist.losses import LOSSES
 from mnist.model import CONVS
 
@@ -28,7 +28,7 @@ PRESETS = {
     "robust": {    # for real pictures: the same network trained on distorted digits
         "optimizer": "momentum", "lr": 0.03, "schedule": "cosine", "weight_decay": 0.0005,
         "augment": 2, "distort": True, "epochs": 35, "extra_digits": 12000,
-        "not_digits": 4000,
+        "not_digits": 4000, "save": ROBUST_PARAMS,  # its own file: the lesson's model stays
     },
     "fast": {      # 99% in seconds, to experiment: one and a half passes, one-cycle Nesterov
         "optimizer": "nesterov", "lr": 0.2, "schedule": "onecycle", "label_smoothing": 0.05,
@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), default="lesson",
                    help="lesson (default: the lesson's settings), fast (to experiment: 99%% in "
                         "seconds; Nesterov momentum, one-cycle schedule, label smoothing, batch "
-                        "128, 1.5 epochs, validation at the end) or robust (for real pictures: momentum, cosine "
-                        "schedule, distorted digits, 12000 typed and drawn digits beside "
+                        "128, 1.5 epochs, validation at the end) or robust (for real pictures: "
+                        "momentum, cosine schedule, distorted digits, 12000 typed and drawn digits beside "
                         "MNIST's, 4000 pictures that are not one digit, 35 epochs); explicit "
                         "flags override the preset")
     p.add_argument("--loss", choices=sorted(LOSSES), default="cross_entropy",
@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "at first use (mnist/conv_block.py); paddle: Paddle's own ops, slower. "
                         "Both compute the same function")
     p.add_argument("--save", default=DEFAULT_PARAMS,
-                   help=f"where to save the trained parameters ({DEFAULT_PARAMS})")
+                   help=f"where to save the trained parameters ({DEFAULT_PARAMS}; "
+                        f"{ROBUST_PARAMS} with --preset robust, which predict.py --number reads)")
     p.add_argument("--run-dir", default=None,
                    help="run directory for logs and checkpoints (work/runs/<loss>-<time>)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",

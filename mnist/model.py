@@ -27,8 +27,9 @@ something watches a layer through a forward hook, which is how ``paddle.summary`
 ``paddle.Model.summary``, ``paddle.flops`` and a user's own hooks see a network: they then see
 ``conv1``, ``pool1``, ``conv2`` and ``pool2`` with their real shapes (the fused paths call the
 layers' weights, not the layers, so no hook of theirs would fire). Training registers no hooks
-and keeps the fast path; both orders give the same outputs and gradients (tests/test_model.py). The parameters are the same ``paddle.nn`` layers either way, so a saved
-``state_dict`` loads into the lesson's own class too.
+and keeps the fast path; both orders give the same outputs and gradients (tests/test_model.py).
+The parameters are the same ``paddle.nn`` layers either way, so a saved ``state_dict`` loads
+into the lesson's own class too.
 """
 
 import paddle

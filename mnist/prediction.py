@@ -19,12 +19,10 @@ import numpy as np
 from mnist import cli
 from mnist.cli import DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
 from mnist.cpu import keep_freed_memory
+from mnist.inference import load_predictor, predict_arrays
 from mnist.losses import predicted_digits
 from mnist.numbers import WORK_SIZE, boxes_picture, number_of, read_number
-from mnist.pictures import (IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input,
-                            open_image)
-from mnist.inference import load_predictor, predict_arrays
-
+from mnist.pictures import IMAGE_SUFFIXES, PIPELINES, ImageError, input_picture, load_input, open_image
 
 # ----------------------------------------------------------------------------------------------
 # python predict.py

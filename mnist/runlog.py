@@ -50,7 +50,7 @@ class Run:
     def final_loss(self) -> float:
         """Mean training loss over the last epoch's points (one point alone is too noisy)."""
         last = math.floor(self.epochs[-1])
-        tail = [l for e, l in zip(self.epochs, self.losses) if math.floor(e) == last]
+        tail = [loss for e, loss in zip(self.epochs, self.losses) if math.floor(e) == last]
         return sum(tail) / len(tail)
 
 

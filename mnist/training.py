@@ -27,18 +27,26 @@ import paddle
 
 from mnist import cli
 from mnist.augment import distort, shift_images
-from mnist.cli import EXIT_FAILED, CliError, explicit_flags
+from mnist.cli import EXIT_FAILED, CliError, check_writable, explicit_flags
 from mnist.cluster import Cluster, set_device
 from mnist.cpu import keep_freed_memory, set_threads
 from mnist.data import MnistDataset
-from mnist.flags import (FIXED_ON_RESUME, PROG, RUN_SETTINGS, SETTINGS_BEFORE, build_parser,
-                         check_args, check_settings, parse_args)
+from mnist.flags import (
+    FIXED_ON_RESUME,
+    PROG,
+    RUN_SETTINGS,
+    SETTINGS_BEFORE,
+    build_parser,
+    check_args,
+    check_settings,
+    parse_args,
+)
 from mnist.losses import LOSSES, accuracy
 from mnist.model import MNIST
 from mnist.optim import epoch_order, make_optimizer, total_steps
 from mnist.params import save_params
 from mnist.report import write_report
-from mnist.rundir import CONFIG, CHECKPOINT, VISUALDL, RunDir, State, new_run_dir
+from mnist.rundir import CHECKPOINT, CONFIG, VISUALDL, RunDir, State, new_run_dir
 from mnist.trainlog import Progress, RunLog, Scalars
 from mnist.trainset import load_data
 
@@ -185,6 +193,7 @@ def setup(argv: list[str]) -> Job:
     """Flags, device, cluster, config (new or resumed), threads, data, network, optimizer."""
     args = parse_args(argv)  # bad flags fail here, before any process group
     check_args(args)
+    check_writable(args.save, "--save")  # an output that cannot be written fails before the work
     set_device(args.device)
     cluster = Cluster(args.batch_size)
     cfg, run, checkpoint = configure(argv, args, cluster)

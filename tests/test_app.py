@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, free_port, write_malicious
 from mnist.data import load_split
+
+from conftest import REPO, free_port, write_malicious
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -122,7 +123,8 @@ def test_api_bad_pictures_get_a_message(client, pictures, name, words):
 def test_api_large_photo_and_refused_upload_and_the_server_goes_on(client, pictures):
     message, _label, _seen = upload(client, pictures / "photo-50mp.jpg")
     assert "Prediction: 7" in message, message
-    with pytest.raises(Exception):  # over 20 MB: refused before the app sees it
+    # over 20 MB: refused before the app sees it (gradio_client's error class varies by version)
+    with pytest.raises(Exception):  # noqa: B017
         upload(client, pictures / "huge.png")
     assert "Prediction: 7" in upload(client, pictures / "seven.png")[0]
 

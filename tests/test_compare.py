@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from conftest import REPO, one_line_error, run, run_script, train_run
 from mnist.runlog import read_run
+
+from conftest import REPO, one_line_error, run, run_script, train_run
 
 
 @pytest.fixture(scope="module")

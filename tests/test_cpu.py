@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, run
 
 from mnist.cpu import MKL_SWITCH, cpu_flags, use_fast_mkl_path
+
+from conftest import REPO, run
 
 AMD = """processor\t: 0
 vendor_id\t: AuthenticAMD

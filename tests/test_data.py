@@ -7,9 +7,18 @@ import shutil
 import numpy as np
 import pytest
 
+from mnist.data import (
+    IDX_FILES,
+    PIXEL_VALUES,
+    DataError,
+    MnistDataset,
+    load_official,
+    load_split,
+    official_splits,
+    write_json,
+)
+
 from conftest import one_line_error, run_module
-from mnist.data import (IDX_FILES, PIXEL_VALUES, DataError, MnistDataset, load_official,
-                        load_split, official_splits, write_json)
 
 OFFICIAL_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 OFFICIAL_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -173,3 +182,26 @@ def test_without_a_writable_cache_the_split_comes_from_memory(tmp_path, official
     np.testing.assert_array_equal(images.reshape(200, -1), PIXEL_VALUES[small["eval"][0]])
     np.testing.assert_array_equal(labels, small["eval"][1])
     assert "cannot write the cache" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_is_rebuilt_with_one_line(tmp_path, official, capsys):
+    """A cache cut short (a full disk, an interrupted copy) is rebuilt from the JSON, saying so
+    in one line; it was a zipfile.BadZipFile traceback out of every train.py."""
+    import mnist.data as data
+
+    small = {m: (im[:200], lb[:200]) for m, (im, lb) in official_splits(official).items()}
+    path = tmp_path / "small.json.gz"
+    write_json(small, path)
+    load_split("eval", path)  # writes the cache
+    cache = data._cache_path(path)
+    whole = cache.read_bytes()
+    cache.write_bytes(whole[: len(whole) // 2])
+    capsys.readouterr()
+    images, labels = load_split("eval", path)
+    np.testing.assert_array_equal(images.reshape(200, -1), PIXEL_VALUES[small["eval"][0]])
+    np.testing.assert_array_equal(labels, small["eval"][1])
+    err = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(err) == 1 and "damaged; rebuilding" in err[0] and str(cache) in err[0], err
+    assert cache.stat().st_size == len(whole)  # whole again: the next load is quiet
+    load_split("valid", path)
+    assert capsys.readouterr().err == ""

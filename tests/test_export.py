@@ -6,11 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, one_line_error, run, run_script
 from mnist.data import load_split
-
 from mnist.picturesets.mnist_files import write_pictures
 from mnist.picturesets.synthetic import make_set
+
+from conftest import REPO, one_line_error, run, run_script
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +140,8 @@ def test_many_pictures_are_predicted_in_batches_as_they_are_read(exported, pictu
     """Past PARALLEL_FROM pictures, workers read them and the model runs on each STREAM_BATCH
     as it arrives: every picture in order, with the probabilities of one run over them all,
     and unreadable files named, not predicted."""
-    from mnist.pictures import load_input
     from mnist.inference import load_predictor, predict_arrays
+    from mnist.pictures import load_input
     from mnist.prediction import PARALLEL_FROM, STREAM_BATCH
 
     files = sorted(pictures.iterdir())

@@ -5,8 +5,17 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from mnist.losses import (LOSSES, accuracy, cross_entropy, predicted_digits, smoothed_cross_entropy,
-                          softmax, softmax_cross_entropy, square_error, unsure_cross_entropy)
+from mnist.losses import (
+    LOSSES,
+    accuracy,
+    cross_entropy,
+    predicted_digits,
+    smoothed_cross_entropy,
+    softmax,
+    softmax_cross_entropy,
+    square_error,
+    unsure_cross_entropy,
+)
 
 
 def test_softmax_of_the_lessons_scores():

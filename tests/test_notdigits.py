@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import train_run
 from mnist.data import load_split
 from mnist.inference import load_predictor, predict_arrays
 from mnist.notdigits import HEIGHT, KINDS, UNSURE, glyph, make, not_a_digit, pair
+
+from conftest import train_run
 
 
 def test_not_digits_are_made_the_same_each_time(datafile):

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import one_line_error, run_script
 from mnist.data import load_split
-from mnist.picturesets import numbers
+from mnist.picturesets import number_sets
+
+from conftest import one_line_error, run_script
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejavu-core
 
@@ -32,7 +33,7 @@ def test_number_sets_are_read(params, tmp_path):
     if not Path(FONT).exists():
         message = "the number sets need Debian's font packages (.ci/run installs them)"
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    pictures = numbers.make_set(tmp_path / "numbers", "test", 80)
+    pictures = number_sets.make_set(tmp_path / "numbers", "test", 80)
     kinds = {p.stem.split("_")[2].split("-")[0] for p, _n in pictures}
     assert kinds == {"typed", "hand", "corpus"}, kinds  # fonts and scikit-learn are installed
     result, rows = read("--params", params, tmp_path / "numbers")
@@ -168,8 +169,9 @@ def test_number_takes_no_top_k(params, tmp_path):
 def test_ci_installs_the_typefaces_the_sets_use():
     import re
 
-    from conftest import REPO
     from mnist.picturesets.devtest import FONT_PACKAGES
+
+    from conftest import REPO
 
     ci = (REPO / ".ci" / "run").read_text()
     assert re.search(r'FONTS="(.*?)"', ci, re.S).group(1).split() == FONT_PACKAGES.split()
@@ -210,8 +212,8 @@ def test_the_confirm_set_is_the_test_sets_sources_drawn_afresh(tmp_path):
     assert devtest.font_files("confirm") == devtest.font_files("test")
     seeds = [s + k for s in devtest.SEEDS.values() for k in (0, 1)]  # singles, numbers
     assert len(set(seeds)) == len(seeds) and not {extra.SEED, notdigits.SEED} & set(seeds)
-    confirm = numbers.make_set(tmp_path / "confirm", "confirm", 12)
-    test = numbers.make_set(tmp_path / "test", "test", 12)
+    confirm = number_sets.make_set(tmp_path / "confirm", "confirm", 12)
+    test = number_sets.make_set(tmp_path / "test", "test", 12)
     assert [n for _p, n in confirm] != [n for _p, n in test]
     assert all(p.read_bytes() != q.read_bytes() for (p, _n), (q, _m) in zip(confirm, test))
 

@@ -9,9 +9,10 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import one_line_error, run, run_module, run_script, write_malicious
 from mnist.model import MNIST
 from mnist.params import UnsafeFileError, load_params, read_data
+
+from conftest import one_line_error, run, run_module, run_script, write_malicious
 
 REFUSED = "holds something other than parameters"
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_script
 from mnist.data import load_split
-from mnist.pictures import load_input
 from mnist.inference import load_model, predict_arrays
-
+from mnist.pictures import load_input
 from mnist.picturesets.mnist_files import POLARITIES, SIZES, read_inputs, write_pictures
+
+from conftest import REPO, run_script
 
 
 @pytest.fixture(scope="module")

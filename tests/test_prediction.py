@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import one_line_error, run, run_script
 from mnist.data import load_split
 from mnist.inference import load_model, predict_arrays
 from mnist.pictures import load_input
-
 from mnist.picturesets.synthetic import handwritten, make_set, typed
+
+from conftest import one_line_error, run, run_script
 
 
 @pytest.fixture(scope="module")

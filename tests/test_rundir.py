@@ -11,10 +11,11 @@ import shutil
 
 import numpy as np
 
-from conftest import REPO, run_module, run_script, train_run
 from mnist.params import load_params
 from mnist.rundir import RunDir
 from mnist.runlog import read_run
+
+from conftest import REPO, run_module, run_script, train_run
 
 OLD_RUN = REPO / "tests" / "data" / "run-2026-12-01"
 

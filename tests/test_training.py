@@ -12,8 +12,9 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import REPO, one_line_error, run, run_script, train_run
 from mnist.model import MNIST
+
+from conftest import REPO, one_line_error, run, run_script, train_run
 
 
 def metrics(run_dir):
@@ -29,8 +30,8 @@ def test_lesson_defaults_one_epoch_reach_92_percent(tmp_path_factory, datafile):
     result, run_dir, params = train_run(tmp_path_factory, datafile, "sgd", "--epochs", "1",
                                         "--seed", "0")
     # the lesson's printed lines, every 200 batches of 100 images
-    lines = [l for l in result.stdout.splitlines() if l.startswith("epoch: ")]
-    assert [l.split(", loss is:")[0] for l in lines] == \
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("epoch: ")]
+    assert [ln.split(", loss is:")[0] for ln in lines] == \
         ["epoch: 0, batch: 0", "epoch: 0, batch: 200", "epoch: 0, batch: 400"]
     (epoch,) = metrics(run_dir)
     assert epoch["valid_accuracy"] >= 0.92, epoch
@@ -229,6 +230,33 @@ def test_corrupt_datafile_exits_2(tmp_path):
     result = run_script("train.py", "--datafile", bad, "--run-dir", tmp_path / "run")
     assert result.returncode == 2
     one_line_error(result, bad)
+
+
+def test_save_to_a_folder_fails_before_training(tmp_path, datafile):
+    """--save naming a folder (or a path through a file) is one line and exit 2 at once: it
+    trained the whole run, then failed naming a temporary file the user never made."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (tmp_path / "afile").write_text("x")
+    for save, said in ((folder, "is a folder"), (tmp_path / "afile" / "m.pdparams", "is a file")):
+        start = time.monotonic()
+        result = run_script("train.py", "--datafile", datafile, "--run-dir", tmp_path / "run",
+                            "--save", save)
+        assert result.returncode == 2
+        one_line_error(result, "--save", save, said)
+        assert ".tmp" not in result.stderr and not (tmp_path / "run").exists()
+        assert time.monotonic() - start < 30  # before the data and the network, not after
+
+
+def test_robust_preset_saves_its_own_file():
+    """--preset robust writes work/robust.pdparams (which predict.py --number reads), so training
+    it never replaces the lesson's work/mnist.pdparams; an explicit --save still wins."""
+    from mnist.flags import parse_args
+
+    assert parse_args([]).save == "work/mnist.pdparams"
+    assert parse_args(["--preset", "fast"]).save == "work/mnist.pdparams"
+    assert parse_args(["--preset", "robust"]).save == "work/robust.pdparams"
+    assert parse_args(["--preset", "robust", "--save", "a.pdparams"]).save == "a.pdparams"
 
 
 def test_presets_resolve_and_explicit_flags_override():

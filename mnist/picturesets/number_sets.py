@@ -1,6 +1,6 @@
 """Pictures of numbers, for measuring ``predict.py --number``: a development and a test set.
 
-    python -m mnist.picturesets.numbers OUT_DIR [--set dev|test|confirm] [--count 300]
+    python -m mnist.picturesets.number_sets OUT_DIR [--set dev|test|confirm] [--count 300]
 
 Each picture holds a number of 1 to 6 digits, from the same sources as the single-digit sets of
 ``devtest`` and split the same way (no typeface family, half of UCI's digits or seed of the test
@@ -23,8 +23,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist.picturesets.devtest import (SEEDS, corpus_digits, font_files, glyph_of, present,
-                                       set_command, sources_of)
+from mnist.picturesets.devtest import (
+    SEEDS,
+    corpus_digits,
+    font_files,
+    glyph_of,
+    present,
+    set_command,
+    sources_of,
+)
 
 KINDS = ["photo", "scan", "small", "light-on-dark", "ruled"]
 WEIGHTS = [0.3, 0.2, 0.15, 0.15, 0.2]
