@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist import cli
+from mnist import cli, shipped
 from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, DEFAULT_RUNS, DEFAULT_WORK, CliError, Parser
 from mnist.cpu import keep_freed_memory
 from mnist.inference import ModelError, load_predictor, probabilities
@@ -44,6 +44,7 @@ PICK_BRUSH = """() => {
   }, 200);
   setTimeout(() => clearInterval(t), 10000);
 }"""
+SHIPPED = "(shipped)"  # the mark of a model that came with the package
 NO_MODEL = f"No trained model found. Train one with `python train.py` (it writes {DEFAULT_PARAMS})."
 
 
@@ -53,7 +54,8 @@ NO_MODEL = f"No trained model found. Train one with `python train.py` (it writes
 
 def find_models(work: Path) -> dict[str, Path]:
     """Parameter files in ``work`` and the models of the run directories in ``work/runs``,
-    by the name the page shows; ``mnist.pdparams`` first."""
+    by the name the page shows, ``mnist.pdparams`` first; then the models shipped with the
+    package, marked as such."""
     found = {}
     default = Path(DEFAULT_PARAMS).name
     if (work / default).is_file():
@@ -62,6 +64,8 @@ def find_models(work: Path) -> dict[str, Path]:
         found.setdefault(p.name, p)
     for p in sorted((work / RUNS).glob(f"*/{MODEL}")):
         found[f"{RUNS}/{p.parent.name}"] = p
+    for name in sorted(shipped.available(), key=lambda n: n != shipped.FALLBACK):
+        found[f"{name} {SHIPPED}"] = shipped.path(name)  # after the user's own, robust first
     return found
 
 

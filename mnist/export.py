@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist import cli
+from mnist import cli, shipped
 from mnist.cli import DEFAULT_DATAFILE, DEFAULT_EXPORT, DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
 from mnist.inference import EXPORT_NAME
 
@@ -33,8 +33,9 @@ ONNX_HINT = 'pip install -e ".[onnx]" (paddle2onnx and onnxruntime)'
 
 def build_parser() -> Parser:
     p = Parser(prog="export.py", description="Export the trained network for deployment.")
-    p.add_argument("--params", default=DEFAULT_PARAMS,
-                   help=f"parameters written by train.py ({DEFAULT_PARAMS}), either loss")
+    p.add_argument("--params", default=None,
+                   help=f"parameters written by train.py ({DEFAULT_PARAMS}; without that file, "
+                        "the robust model shipped with the package), either loss")
     p.add_argument("--out", default=DEFAULT_EXPORT, help=f"the folder to write ({DEFAULT_EXPORT})")
     p.add_argument("--check", type=int, default=1000, metavar="N",
                    help="compare the exported models with the eager one on N eval digits (1000)")
@@ -133,7 +134,11 @@ def export(args) -> int:
     from mnist.inference import load_model
     from mnist.params import UnsafeFileError
 
-    params, out = Path(args.params), Path(args.out)
+    params, note = shipped.fallback(args.params or DEFAULT_PARAMS, args.params is not None,
+                                    "python train.py")
+    if note:
+        print(f"export.py: {note}", file=sys.stderr)
+    out = Path(args.out)
     if not params.is_file():
         raise CliError(f"no trained parameters at {params}; train a model first with "
                           f"`python train.py` (or pass --params PATH)")

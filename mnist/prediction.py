@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist import cli
-from mnist.cli import DEFAULT_PARAMS, EXIT_FAILED, CliError, Parser
+from mnist import cli, shipped
+from mnist.cli import DEFAULT_PARAMS, EXIT_FAILED, ROBUST_PARAMS, CliError, Parser
 from mnist.cpu import keep_freed_memory
 from mnist.inference import load_predictor, predict_arrays
 from mnist.losses import predicted_digits
@@ -66,11 +66,12 @@ def build_parser():
     p = Parser(prog="predict.py", description="Predict the digit in each picture.")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="picture files (PNG, JPEG, BMP, GIF, ...) or folders of them")
-    p.add_argument("--model", "--params", dest="model", default=DEFAULT_PARAMS,
-                   help="the trained network: parameters from train.py (.pdparams, default "
-                        f"{DEFAULT_PARAMS}), or a model from export.py: a Paddle inference "
-                        "model (mnist.json, or its folder) or mnist.onnx (run by ONNX Runtime, "
-                        "without Paddle)")
+    p.add_argument("--model", "--params", dest="model", default=None,
+                   help="the trained network: parameters from train.py (.pdparams; default "
+                        f"{DEFAULT_PARAMS}, with --number {ROBUST_PARAMS}; without that file, "
+                        "the robust model shipped with the package), or a model from "
+                        "export.py: a Paddle inference model (mnist.json, or its folder) or "
+                        "mnist.onnx (run by ONNX Runtime, without Paddle)")
     p.add_argument("--preprocess", choices=sorted(PIPELINES), default="mnist",
                    help="mnist (default: crop, scale and centre like MNIST) or lesson "
                         "(the lesson's plain resize)")
@@ -197,6 +198,12 @@ def predict(argv) -> int:
     keep_freed_memory()  # the picture steps' large temporaries: reused, not faulted in again
     if args.top_k < 1 or args.top_k > 10:
         raise CliError(f"--top-k must be between 1 and 10, not {args.top_k}")
+    own, train = ((ROBUST_PARAMS, "python train.py --preset robust") if args.number
+                  else (DEFAULT_PARAMS, "python train.py"))
+    model_path, note = shipped.fallback(args.model or own, args.model is not None, train)
+    if note:
+        print(f"predict.py: {note}", file=sys.stderr)
+    args.model = str(model_path)
     if not os.path.exists(args.model):
         raise CliError(f"no trained model at {args.model}; train one first with "
                        f"`python train.py` (or pass --model PATH)")
