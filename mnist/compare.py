@@ -58,7 +58,7 @@ def unique_names(runs: list[Run]) -> None:
             run.name = f"{run.name} ({n + 1})"
 
 
-def compare(argv) -> int:
+def build_parser() -> Parser:
     parser = Parser(
         prog="compare.py", description="Compare training runs: loss curves, accuracy, a table.")
     parser.add_argument("runs", nargs="+", metavar="RUN",
@@ -71,7 +71,11 @@ def compare(argv) -> int:
                         help="for text logs: batches in one epoch (default: guessed from the log)")
     parser.add_argument("--title", default="square error vs cross-entropy on MNIST")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def compare(argv) -> int:
+    args = build_parser().parse_args(argv)
     out = Path(args.out)
     if out.suffix.lower() not in FORMATS:
         raise CliError(f"--out {out}: use a .png, .svg or .pdf file")

@@ -234,8 +234,10 @@ def parse_json(datafile: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return arrays
 
 
-def build_datafile(datafile=DEFAULT_DATAFILE, mnist_dir=None, force=False) -> Path:
-    """Make sure ``datafile`` exists; build it (and its cache) from the official files if not."""
+def build_datafile(datafile=DEFAULT_DATAFILE, mnist_dir=None, force=False,
+                   examples: str | os.PathLike | None = None) -> Path:
+    """Make sure ``datafile`` exists; build it (and its cache) from the official files if not,
+    and then write a few eval digits as pictures into ``examples`` (``write_examples``)."""
     datafile = Path(datafile)
     if datafile.exists() and not force:
         return datafile
@@ -243,6 +245,8 @@ def build_datafile(datafile=DEFAULT_DATAFILE, mnist_dir=None, force=False) -> Pa
     write_json(splits, datafile)
     write_cache({m: (PIXEL_VALUES[im], lb.astype(np.int64)) for m, (im, lb) in splits.items()},
                 datafile)
+    if examples is not None:
+        write_examples(datafile, examples)
     return datafile
 
 
@@ -321,7 +325,7 @@ def main(argv=None) -> int:
     return cli.run("python -m mnist.data", build, argv)
 
 
-def build(argv) -> int:
+def build_parser() -> Parser:
     parser = Parser(
         prog="python -m mnist.data",
         description="Build the lesson's mnist.json.gz (and its binary cache) from the official "
@@ -333,7 +337,11 @@ def build(argv) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even if the file exists")
     parser.add_argument("--examples", default="work/examples",
                         help="folder for example digit images (default: work/examples)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def build(argv) -> int:
+    args = build_parser().parse_args(argv)
     path = build_datafile(args.datafile, args.mnist_dir, force=args.force)
     for mode in MODES:
         images, labels = load_split(mode, path)

@@ -4,6 +4,8 @@ extra digits (``--extra-digits``, mnist/extra.py), then the pictures that are no
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from mnist.cluster import Cluster
@@ -25,7 +27,8 @@ def load_data(cfg: dict, mnist_dir, cluster: Cluster):
         return train_set, extra_digits.load(extra, cfg["datafile"])
 
     if cluster.local_rank == 0:
-        build_datafile(cfg["datafile"], mnist_dir)
+        # a first run also writes a few eval digits as pictures beside it, to try predict.py on
+        build_datafile(cfg["datafile"], mnist_dir, examples=Path(cfg["datafile"]).parent / "examples")
         train_set, more = read()
     cluster.barrier()
     if cluster.local_rank != 0:

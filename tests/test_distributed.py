@@ -129,7 +129,7 @@ NODE_FLAGS = ("--limit", "10000", "--seed", "4", "--log-interval", "1", "--epoch
 
 def start_node(tmp_path, name, master, rank, *args):
     """One node of a 2-node job: `python -m paddle.distributed.launch --master HOST:PORT
-    --nnodes 2 --rank R --nproc_per_node 1 train.py ...`, the command the README gives."""
+    --nnodes 2 --rank R --nproc_per_node 1 train.py ...`, the command docs/distributed.md gives."""
     cmd = [sys.executable, "-m", "paddle.distributed.launch", "--master", master, "--nnodes", "2",
            "--rank", str(rank), "--nproc_per_node", "1", "--log_dir",
            str(tmp_path / f"{name}-node{rank}"), str(REPO / "train.py"), *map(str, args)]

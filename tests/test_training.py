@@ -279,7 +279,7 @@ def test_presets_resolve_and_explicit_flags_override():
 def test_fast_preset_reaches_99_percent_in_one_and_a_half_epochs(tmp_path_factory, datafile):
     """The whole recipe on the whole data, as a user runs it (its time is measured in
     benchmarks/time_to_accuracy.py, not here). Over seeds 1-5 the eval accuracy was 98.85-99.06%
-    (README); the floor leaves room for another machine's rounding."""
+    (docs/results.md); the floor leaves room for another machine's rounding."""
     result, run_dir, params = train_run(tmp_path_factory, datafile, "fast", "--preset", "fast",
                                         "--seed", "1")
     summary = json.loads((run_dir / "summary.json").read_text())
