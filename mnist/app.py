@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist import cli, shipped
+from mnist import cli, lessontab, shipped
 from mnist.cli import DEFAULT_DATAFILE, DEFAULT_PARAMS, DEFAULT_RUNS, DEFAULT_WORK, CliError, Parser
 from mnist.cpu import keep_freed_memory
 from mnist.inference import ModelError, load_predictor, probabilities
@@ -36,14 +36,6 @@ MAX_UPLOAD = "20mb"
 RUNS = Path(DEFAULT_RUNS).name  # the app lists WORK/runs
 SHOW = 8  # the 28x28 input is shown 8 times larger
 DIGIT, NUMBER = "one digit", "a number"  # what the page reads
-# On load, pick the sketchpad's brush, so that a learner can draw at once.
-PICK_BRUSH = """() => {
-  const t = setInterval(() => {
-    const b = document.querySelector('#sketch button[aria-label="Brush"]');
-    if (b) { b.click(); clearInterval(t); }
-  }, 200);
-  setTimeout(() => clearInterval(t), 10000);
-}"""
 SHIPPED = "(shipped)"  # the mark of a model that came with the package
 NO_MODEL = f"No trained model found. Train one with `python train.py` (it writes {DEFAULT_PARAMS})."
 
@@ -82,6 +74,10 @@ class Models:
         self.work = work
         self.loaded: dict[Path, object] = {}
         self.lock = threading.Lock()
+
+    def path(self, name: str) -> Path | None:
+        """The file behind a listed name (None for a name not in the list)."""
+        return find_models(self.work).get(name)
 
     def get(self, name: str):
         path = find_models(self.work).get(name)
@@ -268,6 +264,8 @@ def build_app(work: Path, datafile: str):
                           api_name="predict_upload")
             mode.change(on_mode, [model, mode, sketch, upload], [message, probs, seen],
                         api_name=False)
+        lessontab.build_tab(gr, models, names, sketch_to_image, brush=lambda: gr.Brush(
+            default_size=18, colors=["#000000"], color_mode="fixed"))
         with gr.Tab("Look at a run"):
             run = gr.Dropdown(runs, value=None, label="run", elem_id="run")
             run_message = gr.Markdown("Choose a run." if runs else
@@ -308,7 +306,8 @@ def serve(argv) -> int:
     try:
         page.queue(default_concurrency_limit=4).launch(
             server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD,
-            quiet=True, prevent_thread_lock=True, show_error=False, js=PICK_BRUSH)
+            quiet=True, prevent_thread_lock=True, show_error=False,
+            js=lessontab.pick_brush("sketch"))  # on load: a learner can draw at once
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     try:

@@ -18,7 +18,8 @@ MISTAKES = 24  # the most confident mistakes shown in a report
 def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")  # files only: no display needed
+    if "inline" not in matplotlib.get_backend():  # a notebook keeps showing its own figures
+        matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
     return plt

@@ -168,6 +168,42 @@ def test_api_empty_canvas_asks_for_a_drawing(client):
     assert "Draw a digit" in message and not label
 
 
+def lesson(client, path, se="mse (shipped)", ce="mnist.pdparams", truth="7"):
+    from gradio_client import handle_file
+
+    return client.predict(se, ce, None, handle_file(str(path)), truth, api_name="/lesson_upload")
+
+
+def test_api_lesson_tab_puts_square_error_beside_cross_entropy(client, pictures):
+    ruler, probs, message, table = lesson(client, pictures / "seven.png")
+    assert "Square error: answer" in ruler and "0 to 9 ruler" in ruler, ruler
+    assert probs["label"] == "7", probs  # the ten-output model reads the 7
+    assert "Cross-entropy: answer 7" in message, message
+    assert "(y − ŷ)² = (7 − " in message and "−log p<sub>7</sub>" in message, message
+    assert table.count("<tr>") == 11 and "softmax" in table  # a header and ten digits
+
+
+def test_api_lesson_tab_says_which_kind_of_model_each_side_needs(client, pictures):
+    _r, _p, message, _t = lesson(client, pictures / "seven.png", se="mnist.pdparams",
+                                 ce="mse (shipped)")
+    assert "mnist.pdparams gives 10 outputs (a cross-entropy model); this side needs one " \
+           "output" in message, message
+    _r, _p, message, _t = lesson(client, pictures / "notes.png")
+    assert message.startswith("Cannot read that file"), message
+
+
+def test_lesson_tab_lists_each_kind_by_its_output_shape(work):
+    from mnist.app import find_models
+    from mnist.lessontab import choices, split_by_kind
+
+    se, ce = split_by_kind(find_models(work))
+    assert se == ["mse (shipped)"]
+    assert ce == ["mnist.pdparams", "runs/momentum-1", "robust (shipped)", "lesson (shipped)"]
+    assert choices(se, ce, 1)[:2] == [("mse (shipped) · 1 output", "mse (shipped)"),
+                                      ("mnist.pdparams · 10 outputs", "mnist.pdparams")]
+    assert not (work / "evil-code-ran").exists()  # evil.pdparams was read as data, and refused
+
+
 def test_missing_gradio_says_how_to_install(tmp_path):
     blocker = tmp_path / "gradio"
     blocker.mkdir()
@@ -292,3 +328,33 @@ def test_page_look_at_a_run(browser, server):
     wait_for(browser, "#run-message", lambda e: "eval accuracy" in e.text, timeout=60)
     report = wait_for(browser, "#report img", lambda e: bool(e.get_attribute("src")), timeout=60)
     assert report.size["width"] > 300
+
+
+def test_page_lesson_tab_a_drawn_seven_through_both_models(browser, server):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.get(server)
+    wait_for(browser, "button[role=tab]", lambda e: True)
+    [t for t in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]")
+     if "Square error or cross-entropy" in t.text][0].click()
+    wait_for(browser, "#lesson-sketch button[aria-label='Brush'].highlight", lambda e: True)
+    time.sleep(1)  # the brush, picked, takes a moment to draw
+    canvas = [c for c in browser.find_elements(By.CSS_SELECTOR, "#lesson-sketch canvas")
+              if c.is_displayed()][0]
+    # pixels from the canvas's centre, inside its 280x280 drawing area
+    chain = ActionChains(browser).move_to_element_with_offset(canvas, -80, -90).click_and_hold()
+    for _ in range(8):  # the bar of a 7, left to right
+        chain.move_by_offset(20, 0)
+    for _ in range(10):  # its stroke, down and to the left
+        chain.move_by_offset(-8, 19)
+    chain.release().perform()
+    wait_for(browser, "#losses", lambda e: "Cross-entropy: answer 7" in e.text, timeout=30)
+    [label for label in browser.find_elements(By.CSS_SELECTOR, "#truth label")
+     if label.text.strip() == "7"][0].click()
+    losses = wait_for(browser, "#losses", lambda e: "−log" in e.text, timeout=30)
+    assert "(y − ŷ)²" in losses.text and "Square error" in losses.text
+    assert "Square error: answer" in browser.find_element(By.CSS_SELECTOR, "#se-answer").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#ce-outputs tr")) == 11
+    if os.environ.get("PADDLE_MNIST_SCREENSHOT"):
+        browser.save_screenshot(os.environ["PADDLE_MNIST_SCREENSHOT"].replace(".png", "-lesson.png"))

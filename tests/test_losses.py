@@ -87,3 +87,26 @@ def test_not_one_digit_trains_toward_equal_probabilities():
     assert unsure_cross_entropy(flat, [10] * 4) == pytest.approx(np.log(10))
     assert unsure_cross_entropy(flat + np.eye(10)[:4] * 5, [10] * 4) > np.log(10) + 0.5
 
+
+
+def test_the_gradient_at_the_logit_is_computed_not_drawn():
+    """Autograd's push on the right answer's logit matches the closed forms: 1 - p for
+    cross-entropy, 2p(1 - p)^2 for square error behind a sigmoid, which vanishes as p -> 0."""
+    from mnist.losses import batch_logit_gradients, logit_gradients
+
+    p = np.array([0.001, 0.1, 0.5, 0.9, 0.999])
+    ce, se = logit_gradients(p)
+    np.testing.assert_allclose(ce, 1 - p, rtol=1e-6)
+    np.testing.assert_allclose(se, 2 * p * (1 - p) ** 2, rtol=1e-6)
+    assert se[0] < 0.003 < 0.99 < ce[0]  # surely wrong: square error barely pushes
+    rng = np.random.default_rng(3)
+    logits = rng.normal(scale=4, size=(16, 10))
+    labels = rng.integers(0, 10, size=16)
+    p_right, ce, se = batch_logit_gradients(logits, labels)
+    probs = softmax(logits)
+    np.testing.assert_allclose(p_right, probs[np.arange(16), labels], rtol=1e-5)
+    np.testing.assert_allclose(ce, 1 - p_right, rtol=1e-4, atol=1e-6)
+    # square error on the softmax: -dL/dz_y = 2 p_y ((1 - p_y) + sum_k p_k (p_k - y_k))
+    hot = np.eye(10)[labels]
+    expected = 2 * p_right * ((1 - p_right) + (probs * (probs - hot)).sum(-1))
+    np.testing.assert_allclose(se, expected, rtol=1e-3, atol=1e-6)
