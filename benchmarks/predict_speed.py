@@ -7,7 +7,7 @@ with the environment this script started with (importing Paddle here would chang
 a bare ``python -c "import paddle"``; and for each model kind (the ``.pdparams`` file, the
 exported Paddle inference model, the exported ONNX model) ``python predict.py --model M`` on one
 picture and on a folder of 1000 picture files (eval digits as 112x112 PNGs, dark on white).
-The export is made first with ``export.py`` if it is not there. Targets (issue 14): one picture
+The export is made first with ``export.py`` if it is not there. Targets: one picture
 with ONNX at most 0.35 s and at most 1/3 of the ``.pdparams`` call; 1000 files with ONNX at
 >= 3000 pictures/s after start-up. Also times reading the 1000 files alone, in worker processes
 as predict.py reads them but with no model: the most a model kind can reach after start-up when
