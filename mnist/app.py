@@ -80,7 +80,7 @@ class Models:
         return find_models(self.work).get(name)
 
     def get(self, name: str):
-        path = find_models(self.work).get(name)
+        path = self.path(name)
         if path is None:  # not one of the listed files: never a path from the page
             raise ModelError(f"unknown model {name!r}; choose one from the list")
         with self.lock:

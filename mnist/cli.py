@@ -8,7 +8,9 @@ argparse without abbreviations, whose errors are ``CliError`` too. Nothing here 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -56,9 +58,6 @@ def explicit_flags(parser: argparse.ArgumentParser, argv) -> set[str]:
 def check_writable(path, flag: str) -> None:
     """Fail before any work when ``path`` cannot be written as a file: it is a folder, or a
     part of the way to it is a file, or the folder it would go in is not writable."""
-    import os
-    from pathlib import Path
-
     path = Path(path)
     if path.is_dir():
         raise CliError(f"{flag} {path} is a folder; name a file in it, e.g. "
