@@ -75,12 +75,8 @@ class Models:
         self.loaded: dict[Path, object] = {}
         self.lock = threading.Lock()
 
-    def path(self, name: str) -> Path | None:
-        """The file behind a listed name (None for a name not in the list)."""
-        return find_models(self.work).get(name)
-
     def get(self, name: str):
-        path = self.path(name)
+        path = find_models(self.work).get(name)
         if path is None:  # not one of the listed files: never a path from the page
             raise ModelError(f"unknown model {name!r}; choose one from the list")
         with self.lock:
@@ -222,7 +218,8 @@ def build_app(work: Path, datafile: str):
     import gradio as gr
 
     models = Models(work)
-    names = list(find_models(work))
+    listed = find_models(work)
+    names = list(listed)
     runs = list(find_runs(work))
     with gr.Blocks(title="paddle-mnist") as page:
         gr.Markdown("# paddle-mnist: draw a digit and watch the model think")
@@ -264,7 +261,7 @@ def build_app(work: Path, datafile: str):
                           api_name="predict_upload")
             mode.change(on_mode, [model, mode, sketch, upload], [message, probs, seen],
                         api_name=False)
-        lessontab.build_tab(gr, models, names, sketch_to_image, brush=lambda: gr.Brush(
+        lessontab.build_tab(gr, models, listed, sketch_to_image, brush=lambda: gr.Brush(
             default_size=18, colors=["#000000"], color_mode="fixed"))
         with gr.Tab("Look at a run"):
             run = gr.Dropdown(runs, value=None, label="run", elem_id="run")

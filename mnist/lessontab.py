@@ -124,10 +124,10 @@ def compare(models, se_name, ce_name, image, truth):
             outputs_table_html(z, p))
 
 
-def build_tab(gr, models, names: list[str], sketch_to_image, brush) -> None:
-    """The tab's components and events, inside an open ``gr.Blocks``; ``names`` are the listed
-    models, ``sketch_to_image`` reads the sketchpad, ``brush`` makes one like the first tab's."""
-    se_names, ce_names = split_by_kind({n: models.path(n) for n in names})
+def build_tab(gr, models, listed: dict[str, Path], sketch_to_image, brush) -> None:
+    """The tab's components and events, inside an open ``gr.Blocks``; ``listed`` are the page's
+    models by name, ``sketch_to_image`` reads the sketchpad, ``brush`` makes one like the first tab's."""
+    se_names, ce_names = split_by_kind(listed)
     with gr.Tab(TITLE, elem_id="lesson-tab") as tab:
         gr.Markdown("The lesson's two models read the same drawing. The square-error model gives "
                     "one number, rounded to a digit; the cross-entropy model gives ten "
