@@ -161,8 +161,9 @@ std::vector<paddle::Tensor> BlockBackward(const paddle::Tensor& x, const paddle:
                                                        const_cast<uint8_t*>(ws.data<uint8_t>()))}});
   auto dw = paddle::empty(w.shape(), paddle::DataType::FLOAT32, w.place());
   auto db = paddle::empty(b.shape(), paddle::DataType::FLOAT32, b.place());
-  // the first block's input is the images: no gradient wanted, none computed
-  auto dx = paddle::empty(input_grad ? x.shape() : std::vector<int64_t>{0},
+  // the first block's input is the images: no gradient wanted, none computed; a one-element
+  // placeholder stands for it (Paddle 3.0.0 refuses a grad op's empty output as uninitialized)
+  auto dx = paddle::empty(input_grad ? x.shape() : std::vector<int64_t>{1},
                           paddle::DataType::FLOAT32, x.place());
   memory xm = p.as(memory(p.x, eng(), f32(x)), p.conv_bw.src_desc(), 1, s);
   memory dyw = p.as(dym, p.conv_bw.diff_dst_desc(), 8, s);

@@ -9,7 +9,9 @@
     checkpoint.pd   model + optimizer + position (``State``), after every epoch and on a stop
     model.pdparams  the trained parameters
     vdl/            VisualDL's scalars (``--visualdl``)
-    .lock           held by the run in progress; names its process
+    .lock           held by the run in progress (``filelock``: the system drops it with its
+                    process, on every platform)
+    .owner          which process holds the lock, for the message of a second run
 
 Training writes through ``RunDir``; ``mnist.runlog`` (and so compare.py, the report and the
 app) reads through it.
@@ -18,7 +20,6 @@ app) reads through it.
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import os
 import socket
@@ -26,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from mnist.cli import DEFAULT_RUNS, CliError
 from mnist.files import atomic_write
@@ -63,7 +66,7 @@ class State:
 class RunDir:
     """One run directory: its lock, and every file in it, written and read."""
 
-    LOCK = ".lock"  # held by the run in progress; says which process that is
+    LOCK, OWNER = ".lock", ".owner"  # held by the run in progress; which process that is
 
     def __init__(self, path: Path):
         self.path = path
@@ -71,24 +74,30 @@ class RunDir:
 
     def lock(self) -> None:
         """Hold the directory until this process ends, or fail at once naming the process that
-        holds it. An flock: the system drops it when its process ends, however it ends, so a
-        killed run leaves no lock behind to block ``--resume``."""
+        holds it. A system lock (flock, or Windows' file lock) goes with its process, however
+        it ends, so a killed run leaves no lock behind to block ``--resume``."""
+        lock = FileLock(str(self / self.LOCK))
         try:
-            lock = os.fdopen(os.open(self / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise CliError(f"the run directory {self.path} is in use by {self._owner()}; wait "
+                           "for that run to end, or name another directory") from None
         except OSError as exc:
             raise CliError(f"cannot write the run directory {self.path}: "
                            f"{exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _lock_holder(lock)
-            lock.close()
-            raise CliError(f"the run directory {self.path} is in use by {holder}; wait for "
-                           "that run to end, or name another directory") from None
-        lock.truncate(0)
-        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
-        lock.flush()
-        self._lock = lock  # closed, and so released, with this object or the process
+        with atomic_write(self / self.OWNER, "w") as f:
+            f.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        self._lock = lock  # released with this object or the process
+
+    def _owner(self) -> str:
+        """Who holds the lock, as its owner file says (written just after the lock is taken,
+        so give it a moment)."""
+        for _ in range(20):
+            try:
+                return (self / self.OWNER).read_text().strip() or "another process"
+            except FileNotFoundError:
+                time.sleep(0.01)
+        return "another process"
 
     def __truediv__(self, name):
         return self.path / name
@@ -194,18 +203,6 @@ class RunDir:
                            f"({exc.__class__.__name__}); the rest of the run directory is "
                            f"intact (its logs and, after the last epoch, {MODEL})") from exc
         return checkpoint
-
-
-def _lock_holder(lock) -> str:
-    """Who holds a run directory's lock, as its lock file says (it writes that just after
-    taking the lock, so give it a moment)."""
-    for _ in range(20):
-        lock.seek(0)
-        text = lock.read().strip()
-        if text:
-            return text
-        time.sleep(0.01)
-    return "another process"
 
 
 def new_run_dir(requested: str | None, loss: str) -> RunDir:

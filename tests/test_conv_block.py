@@ -75,3 +75,30 @@ def test_an_operator_that_computes_something_else_is_not_used(monkeypatch, capsy
     lines = [line for line in capsys.readouterr().err.splitlines()
              if line.startswith("paddle-mnist:")]
     assert len(lines) == 1 and "self-check" in lines[0], lines
+
+
+def test_an_operator_that_fails_as_training_runs_it_is_not_used(monkeypatch, capsys, tmp_path):
+    """The check runs the operator as training does, the first block on images that want no
+    gradient. One that fails there (as the 0.2.0 operator did on Paddle 3.0.0, in backward) is
+    refused with one line at load time, not met as a traceback in the first step."""
+    import paddle.nn.functional as F
+
+    from mnist import conv_block
+
+    def refuses_images(x, conv):
+        if x.stop_gradient:
+            raise ValueError("(InvalidArgument) Custom grad operator's 0-th output is not "
+                             "initialized.\n  [more of Paddle's message]")
+        return F.max_pool2d(F.relu(conv(x)), 2, 2)
+
+    library = tmp_path / "conv_block-test.so"
+    library.write_bytes(b"")
+    monkeypatch.setattr(conv_block, "_op", None)
+    monkeypatch.setattr(conv_block, "library_path", lambda: library)
+    monkeypatch.setattr(conv_block, "register", lambda path: refuses_images)
+    assert conv_block.load() is None
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("paddle-mnist:")]
+    assert len(lines) == 1, lines
+    assert "fails in a training step" in lines[0] and "not initialized" in lines[0], lines[0]
+    assert "Paddle's own convolutions" in lines[0], lines[0]

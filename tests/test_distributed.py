@@ -73,7 +73,7 @@ def test_two_processes_train_the_same_model_and_resume(single, datafile, tmp_pat
         np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-3, atol=5e-4, err_msg=k)
     # only rank 0 wrote: one loss log with one row per batch
     assert sorted(p.name for p in run_dir.iterdir()) == \
-        [".lock", "checkpoint.pd", "config.json", "loss_log.csv", "metrics.jsonl",
+        [".lock", ".owner", "checkpoint.pd", "config.json", "loss_log.csv", "metrics.jsonl",
          "model.pdparams", "report.png", "summary.json"]
 
 

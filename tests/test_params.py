@@ -58,7 +58,7 @@ def finished_run(tmp_path_factory, datafile):
 
 
 def snapshot(folder):
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"}
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name not in (".lock", ".owner")}
 
 
 def test_resume_refuses_a_malicious_checkpoint(finished_run, datafile, tmp_path):

@@ -118,9 +118,9 @@ def start_training(*args):
 
 
 def wait_for_lock(run_dir, proc, seconds=120):
-    """Until ``proc`` holds the run directory (its lock file names it)."""
-    lock, deadline = run_dir / ".lock", time.time() + seconds
-    while not (lock.exists() and f"process {proc.pid} " in lock.read_text()):
+    """Until ``proc`` holds the run directory (its owner file names it)."""
+    owner, deadline = run_dir / ".owner", time.time() + seconds
+    while not (owner.exists() and f"process {proc.pid} " in owner.read_text()):
         assert proc.poll() is None and time.time() < deadline, "the run never took the lock"
         time.sleep(0.02)
 
@@ -372,7 +372,7 @@ def small_run(tmp_path_factory, datafile):
 
 def snapshot(folder):
     """The run's files (not the lock file, which names the last process that held it)."""
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"}
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name not in (".lock", ".owner")}
 
 
 @pytest.mark.parametrize("flags, named", [
@@ -547,8 +547,8 @@ def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(tmp_path_f
     proc.kill()  # SIGKILL: no handler runs, nothing is saved on the way out
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    # its lock file stays, naming it; the lock itself went with the process
-    assert (run_dir / ".lock").read_text().startswith(f"process {proc.pid} ")
+    # its owner file stays, naming it; the lock itself went with the process
+    assert (run_dir / ".owner").read_text().startswith(f"process {proc.pid} ")
     assert paddle.load(str(run_dir / "checkpoint.pd"))["position"]["epoch"] == 1
     result = run_script("train.py", "--resume", run_dir, "--save", params)
     assert result.returncode == 0, result.stderr
