@@ -1,7 +1,7 @@
 """A local web app to draw a digit and look at runs: ``python app.py --help``."""
 import sys
 
-from mnist.app import main
+from mnist.runtime import launch
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(launch("app.py", "mnist.app"))

@@ -1,7 +1,7 @@
 """Compare training runs side by side: ``python compare.py RUN [RUN ...]`` (see --help)."""
 import sys
 
-from mnist.compare import main
+from mnist.runtime import launch
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(launch("compare.py", "mnist.compare"))

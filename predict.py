@@ -1,7 +1,7 @@
 """Predict the digit in pictures: ``python predict.py IMAGE [IMAGE ...]`` (see --help)."""
 import sys
 
-from mnist.prediction import main
+from mnist.runtime import launch
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(launch("predict.py", "mnist.prediction"))

@@ -14,12 +14,19 @@ import paddle.distributed as dist
 from mnist.cli import CliError
 
 
-def set_device(device: str) -> None:
-    if device == "gpu" and not paddle.device.is_compiled_with_cuda():
-        raise CliError("--device gpu: this Paddle was built without CUDA (install "
-                         "paddlepaddle-gpu), use --device cpu")
+def set_device(requested: str) -> str:
+    """Compute on ``requested`` ('auto', 'cpu' or 'gpu') and return which it is: 'auto' is
+    the GPU when this Paddle was built with CUDA and sees one, else the CPU, as pytorch/examples
+    takes the accelerator when there is one."""
+    cuda = paddle.device.is_compiled_with_cuda()
+    if requested == "gpu" and not cuda:
+        raise CliError("--device gpu: this Paddle was built without CUDA (install a GPU build "
+                       "of Paddle), use --device cpu")
+    device = requested
+    if requested == "auto":
+        device = "gpu" if cuda and paddle.device.cuda.device_count() > 0 else "cpu"
     paddle.set_device(device)
-
+    return device
 
 
 class Cluster:

@@ -81,8 +81,8 @@ def keep_freed_memory(size: int = 64 << 20, environ=os.environ) -> bool:
     if MMAP_SWITCH in environ:
         return False
     try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+        mallopt = ctypes.CDLL(None).mallopt  # Windows: CDLL(None) is a TypeError
+    except (OSError, AttributeError, TypeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(mallopt(m_mmap_threshold, size)) and bool(mallopt(m_trim_threshold, 2 * size))

@@ -28,6 +28,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
+if __name__ == "__main__":  # python -m mnist.data: started as every command is, so that a
+    from mnist.runtime import launch  # missing or old Paddle is one line, not a traceback
+
+    sys.exit(launch("python -m mnist.data", "mnist.data"))
+
 import numpy as np
 import paddle
 from paddle.vision.datasets import MNIST as PaddleMNIST
@@ -350,7 +355,3 @@ def build(argv) -> int:
     examples = write_examples(path, args.examples)
     print(f"wrote {path} and {len(examples)} example images in {args.examples}/")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on the first N training images only (quick checks)")
     p.add_argument("--log-interval", type=int, default=200, metavar="B",
                    help="print the loss every B batches (200)")
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="cpu (default) or gpu")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="auto (default: the GPU where this Paddle has CUDA and sees one, else the "
+                        "CPU), cpu or gpu")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for Paddle's kernels (default: the cores, shared among the "
                         "processes of a distributed launch)")

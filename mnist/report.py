@@ -62,4 +62,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from mnist.runtime import launch
+
+    sys.exit(launch("python -m mnist.report", "mnist.report"))

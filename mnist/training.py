@@ -194,7 +194,7 @@ def setup(argv: list[str]) -> Job:
     args = parse_args(argv)  # bad flags fail here, before any process group
     check_args(args)
     check_writable(args.save, "--save")  # an output that cannot be written fails before the work
-    set_device(args.device)
+    args.device = set_device(args.device)  # 'auto' resolved: the run says which
     cluster = Cluster(args.batch_size)
     cfg, run, checkpoint = configure(argv, args, cluster)
     if args.device == "cpu":
@@ -219,7 +219,7 @@ def setup(argv: list[str]) -> Job:
     job = Job(args, cfg, cluster, run, images, labels, valid, net, model, optimizer, scheduler,
               loss_kind, state, log, loss_kind.training_loss(cfg["label_smoothing"], cfg["not_digits"] > 0))
     log.say(f"training on {len(labels)} images: {job.steps} batches of {cfg['batch_size']} per "
-            f"epoch, {cfg['epochs']} epochs, loss {cfg['loss']}"
+            f"epoch, {cfg['epochs']} epochs, loss {cfg['loss']}, on the {args.device.upper()}"
             + (f", {cluster.world} processes" if cluster.world > 1 else ""))
     model.train()
     return job

@@ -354,6 +354,7 @@ def test_extra_digits_join_the_training_set_and_the_config(tmp_path_factory, dat
     result, run_dir, _params = train_run(tmp_path_factory, datafile, "extra", "--limit", "500",
                                          "--epochs", "1", "--extra-digits", "200", "--seed", "3")
     assert "training on 700 images" in result.stdout
+    assert "on the CPU" in result.stdout  # --device auto, on a machine without a GPU
     assert json.loads((run_dir / "config.json").read_text())["extra_digits"] == 200
     from mnist.extra import load, make
 
