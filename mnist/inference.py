@@ -141,6 +141,8 @@ def load_predictor(path) -> Predictor:
             predictor = EagerPredictor(load_model(path))
         except UnsafeFileError as exc:
             raise ModelError(str(exc)) from exc
+        except ModuleNotFoundError:  # no Paddle here: not the file's fault (runtime.launch)
+            raise
         except Exception as exc:
             raise ModelError(f"cannot load {path} as this network's parameters "
                              f"({_first_line(exc)})") from exc

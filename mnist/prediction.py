@@ -129,9 +129,10 @@ def start_reading(jobs):
     """(pool or None, iterator of ``_read_one`` results in order). Many pictures are read in
     worker processes (forked before a runtime is imported, so cheaply) while this process
     imports it, loads the model and predicts what the workers have read so far."""
-    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2 or not sys.platform.startswith("linux"):
-        # Windows cannot fork; macOS can, but a forked child of a process that loaded Apple's
-        # frameworks may crash (why Python starts workers by spawning there): read here
+    # Windows cannot fork; macOS can, but a forked child of a process that loaded Apple's
+    # frameworks may crash (why Python starts workers by spawning there): read here
+    forks = sys.platform.startswith("linux")
+    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2 or not forks:
         return None, map(_read_one, jobs)
     pool = multiprocessing.get_context("fork").Pool(min(os.cpu_count(), 8))
     return pool, pool.imap(_read_one, jobs, chunksize=max(16, len(jobs) // 32))

@@ -41,6 +41,25 @@ def datafile(tmp_path_factory, mnist_dir) -> Path:
     return path
 
 
+def needs_system(present: bool, what: str) -> None:
+    """A test whose system parts (Debian's Chromium, typefaces) are missing: skipped, with the
+    README's line that installs them, outside CI; failed in CI, where every test must run."""
+    if not present:
+        message = (f"needs {what}: the README's `sudo apt-get install chromium ...` line "
+                   "installs everything the tests need on Debian")
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+
+
+def needs_typefaces() -> None:
+    """Debian's typefaces: DejaVu Sans (typed numbers of the tests) and the families of the
+    picture sets (mnist.picturesets.devtest, which --extra-digits types in too)."""
+    from mnist.picturesets import devtest
+
+    present = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file() and all(
+        devtest.font_files(split) for split in ("dev", "test"))
+    needs_system(present, "Debian's typefaces")
+
+
 def free_port() -> int:
     """A TCP port on loopback that is free now."""
     with socket.socket() as s:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from mnist.data import load_split
 
-from conftest import REPO, free_port, write_malicious
+from conftest import REPO, free_port, needs_system, write_malicious
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -221,11 +221,8 @@ def test_missing_gradio_says_how_to_install(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium and chromium-driver (.ci/run does)")
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium "
-                    "chromium-driver)")
+    needs_system(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
+                 "Debian's chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -2,7 +2,6 @@
 and the saved inputs, and bad input."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from mnist.data import load_split
 from mnist.picturesets import number_sets
 
-from conftest import one_line_error, run_script
+from conftest import needs_typefaces, one_line_error, run_script
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejavu-core
 
@@ -30,9 +29,7 @@ def read(*args):
 def test_number_sets_are_read(params, tmp_path):
     """Numbers of the held-back test set (other typefaces, the other half of UCI's digits),
     made here as the benchmark makes them: floors for the quick test model (1 epoch)."""
-    if not Path(FONT).exists():
-        message = "the number sets need Debian's font packages (.ci/run installs them)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    needs_typefaces()
     pictures = number_sets.make_set(tmp_path / "numbers", "test", 80)
     kinds = {p.stem.split("_")[2].split("-")[0] for p, _n in pictures}
     assert kinds == {"typed", "hand", "corpus"}, kinds  # fonts and scikit-learn are installed
@@ -63,6 +60,7 @@ def test_a_digit_alone_in_a_photo_is_read_from_the_default_modes_input(params, t
     (measured: 69 of 79; without that rule 6 of 79, from the digit's own crop)."""
     from mnist.picturesets import devtest
 
+    needs_typefaces()
     pictures = devtest.make_set(tmp_path / "singles", "test", 80)
     _result, number_rows = read("--params", params, tmp_path / "singles")
     single = run_script("predict.py", "--json", "--params", params, tmp_path / "singles")
@@ -75,6 +73,7 @@ def test_a_digit_alone_in_a_photo_is_read_from_the_default_modes_input(params, t
 
 def typed_number(path: Path, text: str = "2026") -> list[tuple[int, int, int, int]]:
     """A photo-like picture of ``text`` in DejaVu Sans; returns each digit's ink box."""
+    needs_typefaces()
     face = ImageFont.truetype(FONT, 150)
     image = Image.new("L", (1200, 800), 225)
     draw = ImageDraw.Draw(image)
@@ -124,6 +123,7 @@ def test_plain_line_and_save_inputs(params, tmp_path):
 
 
 def test_bad_pictures_get_a_line_and_the_batch_goes_on(params, tmp_path):
+    needs_typefaces()
     Image.new("L", (300, 200), 240).save(tmp_path / "blank.png")
     face = ImageFont.truetype(FONT, 20)
     page = Image.new("L", (800, 500), 255)
@@ -166,15 +166,23 @@ def test_number_takes_no_top_k(params, tmp_path):
     one_line_error(result, "--number", "--top-k")
 
 
-def test_ci_installs_the_typefaces_the_sets_use():
+def test_the_readme_line_installs_what_the_tests_need_and_ci_installs_it():
+    """The README's one `sudo apt-get install` line names Chromium, the CJK font of the app's
+    pages and every typeface of the picture sets; .ci/run installs the packages of that line."""
     import re
 
     from mnist.picturesets.devtest import FONT_PACKAGES
 
     from conftest import REPO
 
+    for readme in ("README.md", "README_cn.md"):
+        lines = re.findall(r"^sudo apt-get install (.*)$", (REPO / readme).read_text(), re.M)
+        assert len(lines) == 1, readme
+        assert lines[0].split() == ["chromium", "chromium-driver", "fonts-wqy-microhei",
+                                    *FONT_PACKAGES.split()], readme
     ci = (REPO / ".ci" / "run").read_text()
-    assert re.search(r'FONTS="(.*?)"', ci, re.S).group(1).split() == FONT_PACKAGES.split()
+    assert "sed -n 's/^sudo apt-get install //p' README.md" in ci
+    assert "apt-get install -y -qq $PACKAGES" in ci
 
 
 def marks_of(picture: Image.Image):
@@ -195,6 +203,7 @@ def test_a_lone_slanted_stroke_is_one_mark():
 def test_an_outlined_digit_is_one_mark():
     """A digit in an outlined typeface: a ring of ink around the glyph, paper between them;
     the ring's box holds the glyph's, and they are one digit."""
+    needs_typefaces()
     picture = Image.new("L", (160, 200), 255)
     draw, face = ImageDraw.Draw(picture), ImageFont.truetype(FONT, 130)
     draw.text((30, 20), "8", font=face, fill=255, stroke_width=9, stroke_fill=0)
@@ -209,6 +218,7 @@ def test_the_confirm_set_is_the_test_sets_sources_drawn_afresh(tmp_path):
     from mnist import extra, notdigits
     from mnist.picturesets import devtest
 
+    needs_typefaces()
     assert devtest.font_files("confirm") == devtest.font_files("test")
     seeds = [s + k for s in devtest.SEEDS.values() for k in (0, 1)]  # singles, numbers
     assert len(set(seeds)) == len(seeds) and not {extra.SEED, notdigits.SEED} & set(seeds)

@@ -14,7 +14,7 @@ import pytest
 
 from mnist.model import MNIST
 
-from conftest import REPO, one_line_error, run, run_script, train_run
+from conftest import REPO, needs_typefaces, one_line_error, run, run_script, train_run
 
 
 def metrics(run_dir):
@@ -336,6 +336,7 @@ def test_the_lessons_steps_are_the_same_whichever_convolution_runs(datafile):
 
 
 def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, datafile):
+    needs_typefaces()  # --extra-digits types digits in them
     _result, run_dir, _params = train_run(tmp_path_factory, datafile, "robust",
                                           "--preset", "robust", "--epochs", "1",
                                           "--limit", "5000", "--lr", "0.02", "--seed", "5",
@@ -351,6 +352,7 @@ def test_robust_preset_run_records_its_resolved_settings(tmp_path_factory, dataf
 
 
 def test_extra_digits_join_the_training_set_and_the_config(tmp_path_factory, datafile):
+    needs_typefaces()
     result, run_dir, _params = train_run(tmp_path_factory, datafile, "extra", "--limit", "500",
                                          "--epochs", "1", "--extra-digits", "200", "--seed", "3")
     assert "training on 700 images" in result.stdout
