@@ -387,7 +387,7 @@ def main() -> int:
     if importlib.util.find_spec("torch"):
         from torch_mnist import RECIPES  # imports torch
 
-        keys = ("batch_size", "lr", "label_smoothing", "epochs")
+        keys = ("batch_size", "lr", "label_smoothing", "epochs", "validate")
         assert {k: RECIPES["fast"][k] for k in keys} == {k: PRESETS["fast"][k] for k in keys}, \
             "benchmarks/torch_mnist.py's fast recipe must follow the preset"
         contenders += ["torch", "torch-2p", "torch-fast"]

@@ -16,8 +16,11 @@
 #
 # 飞桨课程《手写数字识别之损失函数》，可以一个单元格一个单元格地运行。课程从一个把数字当作数值来读的网络出发
 # （一个输出，用平方误差训练），再把它改成用 softmax 交叉熵训练的十分类器。这里用到的每个函数都来自
-# `paddle-mnist` 这个包（`from mnist... import`）；按照仓库 README 的说明，在仓库里用 `pip install -e .`
-# 安装。
+# `paddle-mnist` 这个包（`from mnist... import`）。
+#
+# 安装（在仓库里）：在自己的电脑上用 `pip install -e ".[cpu,notebook]"`，会连同飞桨 CPU 版一起
+# 安装；在 AI Studio 里，或者已经装好 GPU 版飞桨的机器上，用 `pip install -e ".[notebook]"`，保留
+# 原有的飞桨（见 README 的“在哪里能运行”）。离线时，把 `MNIST_DIR` 设为存放 MNIST 四个官方文件的文件夹。
 #
 # 为了让这个 notebook 在 2 核 CPU 上三分钟内跑完，下面每次训练只用 50000 张训练图片中的前 10000 张
 # （`LIMIT`）。设成 `LIMIT = 50000` 就是课程的完整训练（在这台机器上每次约 75 s）。

@@ -17,8 +17,12 @@
 # The PaddlePaddle lesson "手写数字识别之损失函数" (loss functions for MNIST), runnable cell by
 # cell. It starts from a network that reads a digit as a number (one output, trained with square
 # error) and turns it into a ten-way classifier trained with softmax cross-entropy. Every
-# function used here is the `paddle-mnist` package's own (`from mnist... import`); install it
-# with `pip install -e .` from the repository, as its README says.
+# function used here is the `paddle-mnist` package's own (`from mnist... import`).
+#
+# Set-up, from the repository: on your own computer `pip install -e ".[cpu,notebook]"`, which
+# brings PaddlePaddle's CPU wheel too; in AI Studio, or wherever a GPU build of Paddle is
+# installed already, `pip install -e ".[notebook]"`, which keeps that Paddle (the README's
+# "Where it runs"). Offline, set `MNIST_DIR` to a folder with the four official MNIST files.
 #
 # To keep this notebook under three minutes on a 2-core CPU, each training run below uses the
 # first 10000 of the 50000 training images (`LIMIT`). Set `LIMIT = 50000` for the lesson's full
