@@ -74,7 +74,7 @@ def launch(prog: str, module: str, argv=None) -> int:
     try:
         return importlib.import_module(module).main(argv)
     except ModuleNotFoundError as exc:
-        if (exc.name or "").partition(".")[0] != "paddle":
+        if exc.name != "paddle":  # another package, or a part of an installed Paddle
             raise
         cli.error(prog, missing())
         return cli.EXIT_USAGE
