@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from time_to_accuracy import REPO, START_ENV
+from time_to_accuracy import REPO, START_ENV, warm_up
 
 PHASES = ("interpreter and imports", "data", "building the network", "setup, the rest",
           "the steps", "scoring", "the report", "files", "the rest of the run", "exit")
@@ -110,10 +110,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "train.py", "--epochs", "1", "--limit", "1000",
-                        "--datafile", args.datafile, "--run-dir", f"{tmp}/warm",
-                        "--save", f"{tmp}/warm.pdparams"], cwd=REPO, env=START_ENV,
-                       capture_output=True, check=True)
+        warm_up(args.datafile, tmp)
         runs = []
         for r in range(args.repeats):
             flags = ["--preset", "fast", "--seed", str(args.seed), "--datafile", args.datafile,

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from time_to_accuracy import REPO, START_ENV, timed
+from time_to_accuracy import START_ENV, timed, warm_up
 
 GPU_CHECK = ("import paddle; print(paddle.device.is_compiled_with_cuda() "
              "and paddle.device.cuda.device_count() > 0)")
@@ -37,10 +37,7 @@ def main() -> int:
         print("no GPU here (this Paddle has no CUDA, or sees no GPU): nothing measured")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "train.py", "--device", "gpu", "--epochs", "1", "--limit",
-                        "1000", "--datafile", args.datafile, "--run-dir", f"{tmp}/warm",
-                        "--save", f"{tmp}/warm.pdparams"], cwd=REPO, env=START_ENV,
-                       capture_output=True, check=True)
+        warm_up(args.datafile, tmp, "--device", "gpu")
         runs = []
         for seed in args.seeds:
             r = timed([sys.executable, "train.py", "--preset", "fast", "--device", "gpu",

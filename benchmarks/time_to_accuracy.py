@@ -57,6 +57,15 @@ def timed(cmd: list[str], env: dict | None = None) -> dict | None:
             "valid": float(valid[-1]) if valid else float("nan")}
 
 
+def warm_up(datafile: str, tmp: str, *flags: str) -> None:
+    """One short untimed train.py: the data file, its cache and the operator made, as after a
+    user's first run (``flags``: more of train.py's, e.g. the device)."""
+    subprocess.run([sys.executable, "train.py", *flags, "--epochs", "1", "--limit", "1000",
+                    "--datafile", datafile, "--run-dir", f"{tmp}/warm",
+                    "--save", f"{tmp}/warm.pdparams"], cwd=REPO, env=START_ENV,
+                   capture_output=True, check=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -78,11 +87,7 @@ def main() -> int:
                 str(seed), "--datafile", args.datafile, "--save", f"{tmp}/fast.pt"]
         else:
             print("torch is not installed: PyTorch left out (pip install torch==2.13.0)")
-        # not timed: the data file, its cache and the operator, made once as on a first run
-        subprocess.run([sys.executable, "train.py", "--epochs", "1", "--limit", "1000",
-                        "--datafile", args.datafile, "--run-dir", f"{tmp}/warm",
-                        "--save", f"{tmp}/warm.pdparams"], cwd=REPO, env=START_ENV,
-                       capture_output=True, check=True)
+        warm_up(args.datafile, tmp)
         results: dict[str, list[dict]] = {name: [] for name in contenders}
         for seed in args.seeds:
             for name, command in contenders.items():

@@ -159,7 +159,7 @@ def self_check(block) -> None:
             out = run(run(images, convs[0]), convs[1])
             (out * weights).sum().backward()
         except Exception as exc:  # Paddle's errors are ValueError, RuntimeError, OSError...
-            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            reason = (str(exc).strip().splitlines() or [""])[0][:160]
             raise Unavailable(f"the operator fails in a training step on this Paddle "
                               f"({exc.__class__.__name__}: {reason})") from exc
         results.append([out.numpy()] + [p.grad.numpy() for conv in convs

@@ -30,10 +30,9 @@ def with_path(folder, env=None):
 
 
 def test_the_floor_is_written_once():
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert extras["cpu"] == [f"paddlepaddle>={runtime.FLOOR}"]
-    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert not [d for d in dependencies if d.startswith("paddle")], dependencies
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["cpu"] == [f"paddlepaddle>={runtime.FLOOR}"]
+    assert not [d for d in project["dependencies"] if d.startswith("paddle")], project
 
 
 def test_versions_are_read_as_paddle_writes_them():
@@ -132,13 +131,16 @@ def test_no_module_of_the_commands_imports_what_windows_lacks():
     assert "resource" in imported_modules(REPO / "benchmarks" / "train_speed.py")  # it sees them
 
 
-COMMANDS = [["train.py"], ["predict.py", "x.png"], ["compare.py", str(OLD_RUN)],
-            ["export.py"], ["app.py"], ["-m", "mnist.data"], ["-m", "mnist.report", str(OLD_RUN)]]
+def command(*args):
+    """A command as a user types it: ``python SCRIPT.py ...`` (from the repository) or
+    ``python -m MODULE ...``."""
+    script = [str(REPO / args[0])] if args[0].endswith(".py") else [args[0]]
+    return [sys.executable, *script, *args[1:]]
 
 
-def command(args):
-    return [sys.executable, *([str(REPO / args[0])] if args[0].endswith(".py") else args[:2]),
-            *(args[1:] if args[0].endswith(".py") else args[2:])]
+COMMANDS = [command("train.py"), command("predict.py", "x.png"),
+            command("compare.py", str(OLD_RUN)), command("export.py"), command("app.py"),
+            command("-m", "mnist.data"), command("-m", "mnist.report", str(OLD_RUN))]
 
 
 def test_an_older_paddle_is_one_line_for_every_command(tmp_path):
@@ -147,9 +149,9 @@ def test_an_older_paddle_is_one_line_for_every_command(tmp_path):
     info = tmp_path / "old" / "paddlepaddle-2.6.2.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: paddlepaddle\nVersion: 2.6.2\n")
-    for args in COMMANDS:
-        result = run(command(args), cwd=tmp_path, env=with_path(tmp_path / "old"))
-        assert result.returncode == 2, (args, result.stderr)
+    for cmd in COMMANDS:
+        result = run(cmd, cwd=tmp_path, env=with_path(tmp_path / "old"))
+        assert result.returncode == 2, (cmd, result.stderr)
         one_line_error(result, "PaddlePaddle 2.6.2 is older than this project needs",
                        f"({runtime.FLOOR} or newer)", "pip install")
 
@@ -163,12 +165,12 @@ def test_no_paddle_is_one_line_where_a_command_needs_it(tmp_path, datafile):
     (fake / "__init__.py").write_text(
         "raise ModuleNotFoundError(\"No module named 'paddle'\", name='paddle')\n")
     env = with_path(tmp_path / "nopaddle")
-    for args in (["train.py"], ["-m", "mnist.data"],
-                 ["predict.py", "--params", str(REPO / "mnist" / "models" / "robust.pdparams"),
-                  str(datafile.parent / "examples" / "digit_7.png")]):
-        result = run(command(args), cwd=tmp_path, env=env)
-        assert result.returncode == 2, (args, result.stderr)
+    for cmd in (command("train.py"), command("-m", "mnist.data"),
+                command("predict.py", "--params", str(REPO / "mnist" / "models" / "robust.pdparams"),
+                        str(datafile.parent / "examples" / "digit_7.png"))):
+        result = run(cmd, cwd=tmp_path, env=env)
+        assert result.returncode == 2, (cmd, result.stderr)
         one_line_error(result, "PaddlePaddle is not installed", "pip install",
                        "paddlepaddle>=3.0.0")
-    compared = run(command(["compare.py", str(OLD_RUN)]), cwd=tmp_path, env=env)
+    compared = run(command("compare.py", str(OLD_RUN)), cwd=tmp_path, env=env)
     assert compared.returncode == 0, compared.stderr
