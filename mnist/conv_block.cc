@@ -2,6 +2,10 @@
 //
 //     out = maxpool2x2(relu(conv(x, w) + b))        x [N,C,H,W] -> out [N,OC,H/2,W/2]
 //
+// Either side may be channels last instead (attributes x_last, out_last: x [N,H,W,C], out
+// [N,H/2,W/2,OC]): the network passes the first block's output to the second that way, the
+// layout the second convolution runs in, so no copy in Paddle's NCHW is made between them.
+//
 // the same function as mnist/model.py's Paddle block (there the bias is added after pooling;
 // adding the same b to the four values of a window does not change which is largest, so the
 // two orders give the same numbers). oneDNN (Intel's deep-learning primitives, which Paddle's
@@ -47,11 +51,13 @@ struct Plan {
   std::map<int, memory> scratch;
   std::mutex lock;
 
-  Plan(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t oc, int64_t k) {
+  Plan(int64_t n, int64_t c, int64_t h, int64_t wd, int64_t oc, int64_t k, bool x_last,
+       bool out_last) {
     memory::dims st{1, 1}, pad{k / 2, k / 2}, pk{2, 2}, pst{2, 2}, pz{0, 0}, dil{0, 0};
     memory::dims xd{n, c, h, wd}, wdim{oc, c, k, k}, yd{n, oc, h, wd}, pd{n, oc, h / 2, wd / 2};
-    x = {xd, dt::f32, tag::nchw}; w = {wdim, dt::f32, tag::oihw}; b = {{oc}, dt::f32, tag::x};
-    out = {pd, dt::f32, tag::nchw};
+    x = {xd, dt::f32, x_last ? tag::nhwc : tag::nchw};
+    w = {wdim, dt::f32, tag::oihw}; b = {{oc}, dt::f32, tag::x};
+    out = {pd, dt::f32, out_last ? tag::nhwc : tag::nchw};
     // The activations' layout: oneDNN's own choice ("any": channels in blocks of 16 on AVX-512,
     // 20 padded to 32) for the first block, channels last (nhwc, 20 dense, its brgemm kernels)
     // for a block with several input channels. Measured on a 2-core AVX-512 machine, batch 128:
@@ -105,13 +111,21 @@ struct Plan {
   }
 };
 
-Plan& plan_for(const std::vector<int64_t>& x, const std::vector<int64_t>& w) {
+// x's dims as N, C, H, W whichever its layout
+std::vector<int64_t> nchw(const std::vector<int64_t>& x, bool last) {
+  PD_CHECK(x.size() == 4, "mnist_conv_block: the input must have 4 dimensions");
+  return last ? std::vector<int64_t>{x[0], x[3], x[1], x[2]} : x;
+}
+
+Plan& plan_for(const std::vector<int64_t>& shape, const std::vector<int64_t>& w, bool x_last,
+               bool out_last) {
   static std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans;
   static std::mutex lock;
-  std::vector<int64_t> key{x[0], x[1], x[2], x[3], w[0], w[2]};
+  auto x = nchw(shape, x_last);
+  std::vector<int64_t> key{x[0], x[1], x[2], x[3], w[0], w[2], x_last, out_last};
   std::lock_guard<std::mutex> g(lock);
   auto& p = plans[key];
-  if (!p) p.reset(new Plan(x[0], x[1], x[2], x[3], w[0], w[2]));
+  if (!p) p.reset(new Plan(x[0], x[1], x[2], x[3], w[0], w[2], x_last, out_last));
   return *p;
 }
 
@@ -119,13 +133,18 @@ float* f32(const paddle::Tensor& t) { return const_cast<float*>(t.data<float>())
 
 }  // namespace
 
+std::vector<int64_t> out_shape(const Plan& p, bool out_last) {
+  auto d = p.out.get_dims();
+  return out_last ? std::vector<int64_t>{d[0], d[2], d[3], d[1]} : d;
+}
+
 std::vector<paddle::Tensor> BlockForward(const paddle::Tensor& x, const paddle::Tensor& w,
-                                         const paddle::Tensor& b, bool) {
-  Plan& p = plan_for(x.shape(), w.shape());
+                                         const paddle::Tensor& b, bool, bool x_last,
+                                         bool out_last) {
+  Plan& p = plan_for(x.shape(), w.shape(), x_last, out_last);
   std::lock_guard<std::mutex> g(p.lock);
   dnnl::stream s(eng());
-  auto dims = p.out.get_dims();
-  auto out = paddle::empty(dims, paddle::DataType::FLOAT32, x.place());
+  auto out = paddle::empty(out_shape(p, out_last), paddle::DataType::FLOAT32, x.place());
   auto ws = paddle::empty({static_cast<int64_t>(p.pool.workspace_desc().get_size())},
                           paddle::DataType::UINT8, x.place());
   memory xm = p.as(memory(p.x, eng(), f32(x)), p.conv.src_desc(), 1, s);
@@ -145,11 +164,11 @@ std::vector<paddle::Tensor> BlockForward(const paddle::Tensor& x, const paddle::
 std::vector<paddle::Tensor> BlockBackward(const paddle::Tensor& x, const paddle::Tensor& w,
                                           const paddle::Tensor& b, const paddle::Tensor& out,
                                           const paddle::Tensor& ws, const paddle::Tensor& dout,
-                                          bool input_grad) {
-  Plan& p = plan_for(x.shape(), w.shape());
+                                          bool input_grad, bool x_last, bool out_last) {
+  Plan& p = plan_for(x.shape(), w.shape(), x_last, out_last);
   std::lock_guard<std::mutex> g(p.lock);
   dnnl::stream s(eng());
-  // relu's gradient (where the output is 0, nothing flows back), into a buffer in Paddle's layout
+  // relu's gradient (where the output is 0, nothing flows back), into a buffer in out's layout
   memory dpool = p.buffer(5, p.out);
   p.relu_bwd_p.execute(s, {{DNNL_ARG_DST, memory(p.out, eng(), f32(out))},
                            {DNNL_ARG_DIFF_DST, memory(p.out, eng(), f32(dout))},
@@ -186,10 +205,10 @@ std::vector<paddle::Tensor> BlockBackward(const paddle::Tensor& x, const paddle:
 
 std::vector<std::vector<int64_t>> BlockShape(const std::vector<int64_t>& x,
                                              const std::vector<int64_t>& w,
-                                             const std::vector<int64_t>& b) {
-  Plan& p = plan_for(x, w);
-  return {{x[0], w[0], x[2] / 2, x[3] / 2},
-          {static_cast<int64_t>(p.pool.workspace_desc().get_size())}};
+                                             const std::vector<int64_t>& b, bool,
+                                             bool x_last, bool out_last) {
+  Plan& p = plan_for(x, w, x_last, out_last);
+  return {out_shape(p, out_last), {static_cast<int64_t>(p.pool.workspace_desc().get_size())}};
 }
 
 std::vector<paddle::DataType> BlockDtype(const paddle::DataType& x, const paddle::DataType&,
@@ -200,7 +219,7 @@ std::vector<paddle::DataType> BlockDtype(const paddle::DataType& x, const paddle
 PD_BUILD_OP(mnist_conv_block)
     .Inputs({"X", "W", "B"})
     .Outputs({"Out", "Workspace"})
-    .Attrs({"input_grad: bool"})
+    .Attrs({"input_grad: bool", "x_last: bool", "out_last: bool"})
     .SetKernelFn(PD_KERNEL(BlockForward))
     .SetInferShapeFn(PD_INFER_SHAPE(BlockShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(BlockDtype));
@@ -208,5 +227,5 @@ PD_BUILD_OP(mnist_conv_block)
 PD_BUILD_GRAD_OP(mnist_conv_block)
     .Inputs({"X", "W", "B", "Out", "Workspace", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
-    .Attrs({"input_grad: bool"})
+    .Attrs({"input_grad: bool", "x_last: bool", "out_last: bool"})
     .SetKernelFn(PD_KERNEL(BlockBackward));

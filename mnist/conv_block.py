@@ -117,14 +117,16 @@ def build(target: Path, include: Path) -> None:
 
 
 def register(path: Path):
-    """Load the compiled operator into Paddle; returns block(x, conv) -> output tensor."""
+    """Load the compiled operator into Paddle; returns block(x, conv, x_last, out_last) ->
+    output tensor (x_last, out_last: that side is channels last, [N, H, W, C])."""
     from paddle import _C_ops
     from paddle.utils.cpp_extension import load_op_meta_info_and_register_op
 
     load_op_meta_info_and_register_op(str(path))
 
-    def block(x, conv):
-        return _C_ops._run_custom_op(OP, x, conv.weight, conv.bias, not x.stop_gradient)[0]
+    def block(x, conv, x_last=False, out_last=False):
+        return _C_ops._run_custom_op(OP, x, conv.weight, conv.bias, not x.stop_gradient,
+                                     x_last, out_last)[0]
 
     return block
 
@@ -141,7 +143,7 @@ def self_check(block) -> None:
     import paddle.nn.functional as F
     from paddle import nn
 
-    def paddles_own(x, conv):
+    def paddles_own(x, conv, **_layout):
         return F.max_pool2d(F.relu(conv(x)), 2, 2)
 
     rng = np.random.default_rng(0)
@@ -156,7 +158,7 @@ def self_check(block) -> None:
     results = []
     for run in (block, paddles_own):
         try:
-            out = run(run(images, convs[0]), convs[1])
+            out = run(run(images, convs[0], out_last=True), convs[1], x_last=True)
             (out * weights).sum().backward()
         except Exception as exc:  # Paddle's errors are ValueError, RuntimeError, OSError...
             reason = (str(exc).strip().splitlines() or [""])[0][:160]

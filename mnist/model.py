@@ -56,8 +56,12 @@ class MNIST(nn.Layer):
     def forward(self, x):  # x: float32 [N, 1, 28, 28]
         if self._watched():
             return self.forward_lesson(x)
-        x = self._block(x, self.conv1, self.pool1)  # [N, 20, 14, 14]
-        x = self._block(x, self.conv2, self.pool2)  # [N, 20, 7, 7]
+        if self._fast(x):  # the first block's output goes to the second channels last
+            x = self.fast_block(x, self.conv1, out_last=True)  # [N, 14, 14, 20]
+            x = self.fast_block(x, self.conv2, x_last=True)    # [N, 20, 7, 7]
+        else:
+            x = self._block(x, self.conv1, self.pool1)  # [N, 20, 14, 14]
+            x = self._block(x, self.conv2, self.pool2)  # [N, 20, 7, 7]
         x = paddle.reshape(x, [x.shape[0], 980])
         return self.fc(x)                            # [N, K]
 
@@ -66,10 +70,12 @@ class MNIST(nn.Layer):
         return any(layer._forward_pre_hooks or layer._forward_post_hooks
                    for layer in (self.conv1, self.pool1, self.conv2, self.pool2))
 
+    def _fast(self, x) -> bool:
+        """The oneDNN operator computes the blocks: built, in eager mode, on the CPU."""
+        return self.fast_block is not None and paddle.in_dynamic_mode() and x.place.is_cpu_place()
+
     def _block(self, x, conv: nn.Conv2D, pool: nn.MaxPool2D):
         """pool(relu(conv(x))) with the bias added after pooling (the same function, cheaper)."""
-        if self.fast_block is not None and paddle.in_dynamic_mode() and x.place.is_cpu_place():
-            return self.fast_block(x, conv)
         y = F.conv2d(x, conv.weight, None, stride=conv._stride, padding=conv._padding)
         y, _ = F.max_pool2d(y, pool.ksize, pool.stride, return_mask=True)
         bias = paddle.reshape(conv.bias, [1, -1, 1, 1]).expand(y.shape)

@@ -58,6 +58,16 @@ def test_conv_paddle_never_builds(tmp_path, datafile):
     assert (tmp_path / "m.pdparams").is_file()
 
 
+def as_operator(block):
+    """``block(x, conv)`` on NCHW tensors, called as the operator is: either side may be
+    channels last (x_last, out_last), as the network passes the first block's output on."""
+    def operator(x, conv, x_last=False, out_last=False):
+        out = block(x.transpose([0, 3, 1, 2]) if x_last else x, conv)
+        return out.transpose([0, 2, 3, 1]) if out_last else out
+
+    return operator
+
+
 def test_an_operator_that_computes_something_else_is_not_used(monkeypatch, capsys, tmp_path):
     """load() checks the operator against Paddle's layers before the network may use it: one
     that disagrees (here: relu left out) is refused with one line, and Paddle's ops are used."""
@@ -70,7 +80,7 @@ def test_an_operator_that_computes_something_else_is_not_used(monkeypatch, capsy
     monkeypatch.setattr(conv_block, "_op", None)
     monkeypatch.setattr(conv_block, "library_path", lambda: library)
     monkeypatch.setattr(conv_block, "register",
-                        lambda path: lambda x, conv: F.max_pool2d(conv(x), 2, 2))
+                        lambda path: as_operator(lambda x, conv: F.max_pool2d(conv(x), 2, 2)))
     assert conv_block.load() is None
     lines = [line for line in capsys.readouterr().err.splitlines()
              if line.startswith("paddle-mnist:")]
@@ -95,7 +105,7 @@ def test_an_operator_that_fails_as_training_runs_it_is_not_used(monkeypatch, cap
     library.write_bytes(b"")
     monkeypatch.setattr(conv_block, "_op", None)
     monkeypatch.setattr(conv_block, "library_path", lambda: library)
-    monkeypatch.setattr(conv_block, "register", lambda path: refuses_images)
+    monkeypatch.setattr(conv_block, "register", lambda path: as_operator(refuses_images))
     assert conv_block.load() is None
     lines = [line for line in capsys.readouterr().err.splitlines()
              if line.startswith("paddle-mnist:")]
