@@ -131,12 +131,13 @@ Plan& plan_for(const std::vector<int64_t>& shape, const std::vector<int64_t>& w,
 
 float* f32(const paddle::Tensor& t) { return const_cast<float*>(t.data<float>()); }
 
-}  // namespace
-
+// the output tensor's shape: N, OC, H/2, W/2 in that order or channels last
 std::vector<int64_t> out_shape(const Plan& p, bool out_last) {
   auto d = p.out.get_dims();
   return out_last ? std::vector<int64_t>{d[0], d[2], d[3], d[1]} : d;
 }
+
+}  // namespace
 
 std::vector<paddle::Tensor> BlockForward(const paddle::Tensor& x, const paddle::Tensor& w,
                                          const paddle::Tensor& b, bool, bool x_last,
